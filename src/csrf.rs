@@ -1,0 +1,129 @@
+//! CSRF protection: a random token in its own private cookie, echoed by
+//! every state-changing form in a hidden `csrf_token` field.
+//!
+//! The token lives outside the session so the login form is protected too
+//! (login CSRF), and survives logout so open tabs keep working.
+
+use std::convert::Infallible;
+
+use base64::Engine as _;
+use rand::RngCore;
+use rocket::data::{self, Data, FromData};
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use subtle::ConstantTimeEq;
+
+use crate::config::AppConfig;
+use crate::cookies::{self, Opened};
+
+/// The CSRF token of this browser, created on first need. Pages that show a
+/// state-changing form take this guard and put [`CsrfToken::as_str`] in it.
+pub struct CsrfToken(String);
+
+impl CsrfToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn config<'r>(req: &'r Request<'_>) -> &'r AppConfig {
+    req.rocket()
+        .state::<AppConfig>()
+        .expect("AppConfig is managed from ignition")
+}
+
+/// Opens the token cookie, re-sealing it if a fallback key opened it.
+fn existing(req: &Request<'_>) -> Option<String> {
+    let config = config(req);
+    let jar = req.cookies();
+    match cookies::open(jar, &config.fallback_keys, &config.csrf_cookie) {
+        Opened::Current(token) => Some(token),
+        Opened::Fallback(token) => {
+            cookies::seal(jar, config, &config.csrf_cookie, token.clone(), None);
+            Some(token)
+        }
+        Opened::Missing | Opened::Rejected => None,
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfToken {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        let token = existing(req).unwrap_or_else(|| {
+            let mut bytes = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            let config = config(req);
+            cookies::seal(
+                req.cookies(),
+                config,
+                &config.csrf_cookie,
+                token.clone(),
+                None,
+            );
+            token
+        });
+        Outcome::Success(CsrfToken(token))
+    }
+}
+
+/// A form that carries a CSRF token field.
+pub trait Protected {
+    /// The submitted token, if the form had one.
+    fn csrf_token(&self) -> Option<&str>;
+}
+
+/// A form of type `T` whose token matched the browser's token cookie. A
+/// handler taking `Csrf<T>` runs only after that check; a missing or wrong
+/// token answers `403 Forbidden` before anything changes.
+pub struct Csrf<T>(pub T);
+
+/// Whether `submitted` equals `expected`, in time that does not depend on
+/// where they differ.
+pub fn tokens_match(expected: &str, submitted: &str) -> bool {
+    bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+}
+
+#[rocket::async_trait]
+impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
+    type Error = Option<rocket::form::Errors<'r>>;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let form = match Form::<T>::from_data(req, data).await {
+            Outcome::Success(form) => form.into_inner(),
+            Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
+            Outcome::Forward(forward) => return Outcome::Forward(forward),
+        };
+        let valid = match (existing(req), form.csrf_token()) {
+            (Some(expected), Some(submitted)) => tokens_match(&expected, submitted),
+            _ => false,
+        };
+        if valid {
+            Outcome::Success(Csrf(form))
+        } else {
+            rocket::info!(
+                "csrf: refused a {} to {}: token missing or wrong",
+                req.method(),
+                req.uri().path()
+            );
+            Outcome::Error((Status::Forbidden, None))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_match;
+
+    #[test]
+    fn tokens_must_match_exactly() {
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("abc", "ab"));
+        assert!(!tokens_match("abc", ""));
+    }
+}

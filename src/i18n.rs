@@ -1,0 +1,208 @@
+//! Japanese and English: choosing the language from `Accept-Language`, and
+//! the texts, kept in one file per language (`src/i18n/*.toml`).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket_dyn_templates::handlebars::{
+    html_escape, Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext,
+    RenderErrorReason,
+};
+
+/// A language the pages are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Japanese, the tutorial's language and the default.
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
+
+    /// The BCP 47 tag, as written in `<html lang>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|lang| lang.code() == code)
+    }
+
+    /// English where the client prefers it to Japanese (by `q` weight),
+    /// Japanese otherwise, including on ties and on headers we cannot read.
+    pub fn negotiate(accept_language: Option<&str>) -> Lang {
+        let (mut ja, mut en, mut any) = (None, None, None);
+        for item in accept_language.unwrap_or("").split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| {
+                    q.trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                });
+            let Some(q) = q else { continue };
+            let primary = range.split('-').next().unwrap_or("");
+            let slot = if primary.eq_ignore_ascii_case("ja") {
+                &mut ja
+            } else if primary.eq_ignore_ascii_case("en") {
+                &mut en
+            } else if primary == "*" {
+                &mut any
+            } else {
+                continue;
+            };
+            *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
+        }
+        let weight = |lang: Option<f32>| lang.or(any).unwrap_or(0.0);
+        if weight(en) > weight(ja) {
+            Lang::En
+        } else {
+            Lang::Ja
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Lang {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
+        Outcome::Success(Lang::of(req))
+    }
+}
+
+impl Lang {
+    /// The language for `req`, also usable from catchers.
+    pub fn of(req: &Request<'_>) -> Lang {
+        Lang::negotiate(req.headers().get_one("Accept-Language"))
+    }
+}
+
+const SOURCES: [(Lang, &str); 2] = [
+    (Lang::Ja, include_str!("i18n/ja.toml")),
+    (Lang::En, include_str!("i18n/en.toml")),
+];
+
+/// Every text of every language, by key. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Catalog(Arc<[BTreeMap<String, String>; 2]>);
+
+impl Catalog {
+    /// Parses the texts; refuses a catalog where one language lacks a key
+    /// that another has.
+    pub fn load() -> Result<Catalog, String> {
+        let parse = |(lang, source): (Lang, &str)| {
+            Figment::from(Toml::string(source))
+                .extract::<BTreeMap<String, String>>()
+                .map_err(|e| format!("texts for {}: {e}", lang.code()))
+        };
+        let [ja, en] = SOURCES;
+        let tables = [parse(ja)?, parse(en)?];
+        for (lang, table) in Lang::ALL.iter().zip(&tables) {
+            for other in &tables {
+                if let Some(key) = other.keys().find(|key| !table.contains_key(*key)) {
+                    return Err(format!("text `{key}` is missing for {}", lang.code()));
+                }
+            }
+        }
+        Ok(Catalog(Arc::new(tables)))
+    }
+
+    /// All texts of `lang`.
+    pub fn texts(&self, lang: Lang) -> &BTreeMap<String, String> {
+        &self.0[lang as usize]
+    }
+
+    /// One text of `lang`, if the key exists.
+    pub fn text(&self, lang: Lang, key: &str) -> Option<&str> {
+        self.texts(lang).get(key).map(String::as_str)
+    }
+
+    /// Registers the `{{t "key"}}` helper: the text in the page's `lang`,
+    /// HTML-escaped. An unknown key fails the render rather than showing
+    /// nothing, so tests catch it.
+    pub fn register(&self, handlebars: &mut Handlebars<'_>) {
+        handlebars.register_helper("t", Box::new(self.clone()));
+    }
+}
+
+impl HelperDef for Catalog {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let key = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+        let lang = ctx
+            .data()
+            .get("lang")
+            .and_then(|v| v.as_str())
+            .and_then(Lang::from_code)
+            .unwrap_or_default();
+        let text = self
+            .text(lang, key)
+            .ok_or_else(|| RenderErrorReason::Other(format!("no text `{key}`")))?;
+        out.write(&html_escape(text))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation() {
+        let cases = [
+            (None, Lang::Ja),
+            (Some(""), Lang::Ja),
+            (Some("en-US,en;q=0.9"), Lang::En),
+            (Some("fr-FR,en;q=0.5"), Lang::En),
+            (Some("de"), Lang::Ja),
+            (Some("ja,en;q=0.9"), Lang::Ja),
+            (Some("en;q=0.5,ja;q=0.5"), Lang::Ja),
+            (Some("en;q=0.4,ja;q=0.5"), Lang::Ja),
+            (Some("ja;q=0.1,EN-gb;q=0.2"), Lang::En),
+            (Some("*"), Lang::Ja),
+            (Some("*;q=0.5,ja;q=0.1"), Lang::En),
+            (Some("en;q=bogus"), Lang::Ja),
+            (Some("en;q=7"), Lang::Ja),
+            (Some(",,;;q=,"), Lang::Ja),
+        ];
+        for (header, lang) in cases {
+            assert_eq!(Lang::negotiate(header), lang, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_exists_in_every_language() {
+        let catalog = Catalog::load().expect("catalog loads");
+        let [ja, en] = &*catalog.0;
+        let ja_keys: Vec<_> = ja.keys().collect();
+        let en_keys: Vec<_> = en.keys().collect();
+        assert_eq!(ja_keys, en_keys);
+        assert!(ja
+            .values()
+            .chain(en.values())
+            .all(|text| !text.trim().is_empty()));
+        assert_eq!(catalog.text(Lang::Ja, "title"), Some("セッション確認"));
+    }
+}

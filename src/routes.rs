@@ -1,0 +1,196 @@
+//! The tutorial's flow: log in with a name, see the session, delete one
+//! entry, log out. Plus a health check and the stylesheet.
+
+use rocket::form::FromForm;
+use rocket::http::Header;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, uri, Responder, Route};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+
+use crate::csrf::{Csrf, CsrfToken, Protected};
+use crate::guards::{LoggedIn, Sessions};
+use crate::pages::{Notice, Page};
+
+/// The longest accepted name, in Unicode scalar values.
+pub const MAX_NAME_CHARS: usize = 100;
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        index,
+        login,
+        output,
+        output_anonymous,
+        logout_page,
+        logout_page_anonymous,
+        logout,
+        delete_key,
+        healthz,
+        stylesheet
+    ]
+}
+
+#[derive(FromForm)]
+pub struct LoginForm<'r> {
+    name: Option<&'r str>,
+    csrf_token: Option<&'r str>,
+}
+
+#[derive(FromForm)]
+pub struct LogoutForm<'r> {
+    csrf_token: Option<&'r str>,
+}
+
+#[derive(FromForm)]
+pub struct DeleteForm<'r> {
+    key: Option<&'r str>,
+    csrf_token: Option<&'r str>,
+}
+
+impl Protected for LoginForm<'_> {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token
+    }
+}
+
+impl Protected for LogoutForm<'_> {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token
+    }
+}
+
+impl Protected for DeleteForm<'_> {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token
+    }
+}
+
+/// Checks a submitted name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no
+/// control characters.
+pub fn valid_name(raw: &str) -> Result<&str, Notice> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err(Notice::NameEmpty)
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Err(Notice::NameTooLong)
+    } else if name.chars().any(char::is_control) {
+        Err(Notice::NameControl)
+    } else {
+        Ok(name)
+    }
+}
+
+#[get("/")]
+pub fn index(page: Page, csrf: CsrfToken) -> Template {
+    page.render("index", Some(&csrf), ())
+}
+
+#[post("/login", data = "<form>")]
+pub fn login(
+    form: Csrf<LoginForm<'_>>,
+    sessions: Sessions<'_>,
+) -> Result<Redirect, Flash<Redirect>> {
+    let name = valid_name(form.0.name.unwrap_or_default())
+        .map_err(|notice| notice.redirect(Redirect::to(uri!(index))))?;
+    sessions.start(name);
+    Ok(Redirect::to(uri!(output)))
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[get("/output")]
+pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template {
+    let entries: Vec<Entry<'_>> = user
+        .session()
+        .entries()
+        .iter()
+        .map(|(key, value)| Entry { key, value })
+        .collect();
+    page.render(
+        "output",
+        Some(&csrf),
+        rocket_dyn_templates::context! { name: user.name(), entries },
+    )
+}
+
+#[get("/output", rank = 2)]
+pub fn output_anonymous() -> Redirect {
+    Redirect::to(uri!(index))
+}
+
+/// The tutorial logs out on `GET /logout`; a link must not change state, so
+/// this page asks for the button instead.
+#[get("/logout")]
+pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template {
+    page.render("logout", Some(&csrf), ())
+}
+
+#[get("/logout", rank = 2)]
+pub fn logout_page_anonymous() -> Redirect {
+    Redirect::to(uri!(index))
+}
+
+#[post("/logout", data = "<_form>")]
+pub fn logout(_form: Csrf<LogoutForm<'_>>, sessions: Sessions<'_>) -> Flash<Redirect> {
+    sessions.clear();
+    Notice::LoggedOut.redirect(Redirect::to(uri!(index)))
+}
+
+#[post("/session/delete", data = "<form>")]
+pub fn delete_key(form: Csrf<DeleteForm<'_>>, sessions: Sessions<'_>) -> Flash<Redirect> {
+    let key = form.0.key.unwrap_or_default();
+    let Some(mut session) = sessions.current().cloned() else {
+        return Notice::EntryMissing.redirect(Redirect::to(uri!(index)));
+    };
+    let notice = if session.remove(key) {
+        sessions.save(&session);
+        rocket::info!("session: one key deleted");
+        Notice::EntryDeleted
+    } else {
+        Notice::EntryMissing
+    };
+    let next = if session.name().is_some() {
+        uri!(output)
+    } else {
+        uri!(index)
+    };
+    notice.redirect(Redirect::to(next))
+}
+
+/// For load balancers: no session work, no template.
+#[get("/healthz")]
+pub fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The stylesheet, compiled into the binary and cached by browsers for an hour.
+#[derive(Responder)]
+#[response(content_type = "text/css")]
+pub struct Stylesheet(&'static str, Header<'static>);
+
+#[get("/static/app.css")]
+pub fn stylesheet() -> Stylesheet {
+    Stylesheet(
+        include_str!("../templates/static/app.css"),
+        Header::new("Cache-Control", "public, max-age=3600"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(valid_name("  山田太郎\u{3000}"), Ok("山田太郎"));
+        assert_eq!(valid_name(&"字".repeat(100)), Ok(&*"字".repeat(100)));
+        assert_eq!(valid_name(&"字".repeat(101)), Err(Notice::NameTooLong));
+        assert_eq!(valid_name(" \t "), Err(Notice::NameEmpty));
+        assert_eq!(valid_name("a\u{7}b"), Err(Notice::NameControl));
+        assert_eq!(valid_name("a\nb"), Err(Notice::NameControl));
+    }
+}

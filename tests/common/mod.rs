@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests: a client per test, the login
+//! flow, and reading the session back out of the cookie jar.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+use rocket::uri;
+use session_app::session::Session;
+
+/// Rocket's configuration for tests: `Rocket.toml`'s debug profile, quiet.
+pub fn figment() -> Figment {
+    rocket::Config::figment().merge(("log_level", "off"))
+}
+
+/// A fresh tracked client with the default settings.
+pub fn client() -> Client {
+    client_with(figment())
+}
+
+/// A fresh tracked client with `figment`.
+pub fn client_with(figment: Figment) -> Client {
+    Client::tracked(session_app::rocket_with(figment)).expect("valid rocket instance")
+}
+
+/// Reads the CSRF token out of a page's hidden `csrf_token` field.
+pub fn token_in(html: &str) -> Option<String> {
+    let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].to_owned())
+}
+
+/// Opens the login page and returns the CSRF token its form carries.
+pub fn csrf_token(client: &Client) -> String {
+    let page = client.get(uri!("/")).dispatch();
+    assert_eq!(page.status(), Status::Ok);
+    token_in(&page.into_string().unwrap()).expect("the login form carries a CSRF token")
+}
+
+/// Posts `fields` as a form, with the client's CSRF token added.
+pub fn post_form<'c>(
+    client: &'c Client,
+    path: &'static str,
+    fields: &[(&str, &str)],
+) -> LocalResponse<'c> {
+    let token = csrf_token(client);
+    let mut all = fields.to_vec();
+    all.push(("csrf_token", &token));
+    post_raw(client, path, &all)
+}
+
+/// Posts `fields` as a form, exactly as given.
+pub fn post_raw<'c>(
+    client: &'c Client,
+    path: &'static str,
+    fields: &[(&str, &str)],
+) -> LocalResponse<'c> {
+    client
+        .post(path)
+        .header(ContentType::Form)
+        .body(form_body(fields))
+        .dispatch()
+}
+
+/// URL-encodes `fields` as `application/x-www-form-urlencoded`.
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Logs in as `name` through the form; returns the response to the POST.
+pub fn login<'c>(client: &'c Client, name: &str) -> LocalResponse<'c> {
+    post_form(client, "/login", &[("name", name)])
+}
+
+/// The session the client now holds, decrypted with the app's key.
+pub fn session_of(client: &Client) -> Option<Session> {
+    let cookie = client.cookies().get_private("session")?;
+    Session::decode(cookie.value())
+}
+
+/// The `Location` of a redirect.
+pub fn location(response: &LocalResponse<'_>) -> String {
+    response
+        .headers()
+        .get_one("Location")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The raw `Set-Cookie` header for cookie `name`, if the response sets one.
+pub fn set_cookie(response: &LocalResponse<'_>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .find(|h| h.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The text of the `role="alert"` element, if the page has one.
+pub fn alert_in(html: &str) -> Option<&str> {
+    let start = html.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
+    let end = start + html[start..].find('<')?;
+    Some(&html[start..end])
+}
