@@ -146,12 +146,17 @@ fn check_secret_key(figment: &Figment) -> Result<(), ConfigError> {
     if figment.profile() != rocket::Config::RELEASE_PROFILE {
         return Ok(());
     }
+    let key: rocket::config::SecretKey = figment
+        .extract_inner("secret_key")
+        .map_err(|e| ConfigError(format!("invalid secret_key: {e}")))?;
+    if !key.is_provided() {
+        return refuse(format!("no secret key in the release profile: {KEY_HINT}"));
+    }
     match figment.find_value("secret_key") {
-        Err(_) => refuse(format!("no secret key in the release profile: {KEY_HINT}")),
         Ok(Value::String(_, key)) if key.trim() == DEV_SECRET_KEY => refuse(format!(
             "the committed development secret key is refused in release: {KEY_HINT}"
         )),
-        Ok(_) => Ok(()),
+        _ => Ok(()),
     }
 }
 

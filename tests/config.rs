@@ -1,0 +1,102 @@
+//! Configuration: Rocket.toml's profiles, environment variables, and the
+//! settings that refuse to start.
+
+mod common;
+
+use figment::{Figment, Jail};
+use rocket::error::ErrorKind;
+use rocket::local::blocking::Client;
+use session_app::config::{AppConfig, DEV_SECRET_KEY};
+use session_app::session::Expiry;
+use std::time::Duration;
+
+const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+
+fn refusal(figment: Figment) -> String {
+    match Client::tracked(session_app::rocket_with(figment.clone())) {
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::FailedFairings(_)), "{e}"),
+        Ok(_) => panic!("ignition must fail"),
+    }
+    AppConfig::from_figment(&figment).err().expect("a refusal").to_string()
+}
+
+#[test]
+fn release_refuses_to_start_without_a_key() {
+    let release = common::figment().select("release");
+    let message = refusal(release);
+    assert!(message.contains("ROCKET_SECRET_KEY"), "{message}");
+    assert!(message.contains("openssl rand -base64 32"), "{message}");
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn release_refuses_the_committed_development_key() {
+    let release = common::figment().select("release").merge(("secret_key", DEV_SECRET_KEY));
+    let message = refusal(release);
+    assert!(message.contains("development"), "{message}");
+    assert!(!message.contains(DEV_SECRET_KEY), "the key is never echoed");
+}
+
+#[test]
+fn release_starts_with_a_key_of_its_own() {
+    let release = common::figment().select("release").merge(("secret_key", A_KEY));
+    let client = Client::tracked(session_app::rocket_with(release)).expect("starts");
+    assert_eq!(common::login(&client, "太郎").status(), rocket::http::Status::SeeOther);
+    assert_eq!(common::session_of(&client).unwrap().name(), Some("太郎"));
+}
+
+#[test]
+fn the_debug_profile_runs_with_no_set_up() {
+    let figment = common::figment();
+    assert_eq!(figment.profile(), "debug");
+    let config: rocket::Config = figment.extract().unwrap();
+    assert_eq!(config.port, 8080);
+    assert!(config.secret_key.is_provided());
+    // The committed key in Rocket.toml is the one release refuses.
+    assert_eq!(figment.find_value("secret_key").unwrap().as_str(), Some(DEV_SECRET_KEY));
+    assert_eq!(config.limits.get("form").unwrap().as_u64(), 4096);
+}
+
+#[test]
+fn invalid_settings_refuse_to_start() {
+    let cases: [(&str, figment::value::Value, &str); 7] = [
+        ("session_idle_timeout", 0.into(), "session_idle_timeout must be a positive number"),
+        ("session_idle_timeout", (-5).into(), "session_idle_timeout must be a positive number"),
+        ("session_absolute_timeout", 0.into(), "session_absolute_timeout must be a positive number"),
+        ("session_idle_timeout", 30_000.into(), "must not exceed session_absolute_timeout"),
+        ("session_idle_timeout", "soon".into(), "invalid setting"),
+        ("session_cookie_name", "bad name;".into(), "session_cookie_name"),
+        ("session_cookie_name", "__Host-session".into(), "session_cookie_name"),
+    ];
+    for (key, value, expected) in cases {
+        let message = refusal(common::figment().merge((key, value.clone())));
+        assert!(message.contains(expected), "{key}={value:?}: {message}");
+    }
+}
+
+#[test]
+fn environment_variables_configure_everything() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_PROFILE", "release");
+        jail.set_env("ROCKET_SECRET_KEY", A_KEY);
+        jail.set_env("ROCKET_PORT", "9123");
+        jail.set_env("ROCKET_ADDRESS", "0.0.0.0");
+        jail.set_env("ROCKET_SESSION_IDLE_TIMEOUT", "60");
+        jail.set_env("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "600");
+        jail.set_env("ROCKET_SESSION_COOKIE_NAME", "sid");
+        jail.set_env("ROCKET_SESSION_COOKIE_SECURE", "true");
+        jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{DEV_SECRET_KEY}\"]"));
+
+        let figment = rocket::Config::figment();
+        let rocket_config: rocket::Config = figment.extract()?;
+        assert_eq!(rocket_config.port, 9123);
+        assert_eq!(rocket_config.address.to_string(), "0.0.0.0");
+
+        let config = AppConfig::from_figment(&figment).expect("valid");
+        assert_eq!(config.expiry, Expiry::new(Duration::from_secs(60), Duration::from_secs(600)));
+        assert_eq!(config.session_cookie, "__Host-sid");
+        assert!(config.cookie_secure);
+        assert_eq!(config.fallback_keys.len(), 1);
+        Ok(())
+    });
+}

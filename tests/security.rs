@@ -1,0 +1,280 @@
+//! What the session promises beyond the tutorial: CSRF, cookie attributes,
+//! refusal of tampered or junk cookies, server-side expiry, headers.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::thread::sleep;
+use std::time::Duration;
+
+use common::*;
+use rocket::http::{Cookie, Status};
+use rocket::local::blocking::Client;
+use rocket::uri;
+use session_app::routes;
+use session_app::session::{self, Session};
+
+const SECOND: u64 = 1000;
+
+/// The sealed (encrypted) session cookie value the client holds.
+fn sealed_session(client: &Client) -> String {
+    client.cookies().get("session").expect("a session cookie").value().to_owned()
+}
+
+/// A client whose session windows are `idle` and `absolute` seconds.
+fn client_with_timeouts(idle: u64, absolute: u64) -> Client {
+    client_with(
+        figment()
+            .merge(("session_idle_timeout", idle))
+            .merge(("session_absolute_timeout", absolute)),
+    )
+}
+
+fn assert_logged_out(client: &Client) {
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), uri!(routes::index).to_string());
+}
+
+#[test]
+fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
+    for path in ["/login", "/logout", "/session/delete"] {
+        let client = client();
+        login(&client, "太郎");
+        let before = sealed_session(&client);
+        let token = csrf_token(&client);
+        let wrong = format!("{}x", &token[..token.len() - 1]);
+
+        let attempts: [&[(&str, &str)]; 4] = [
+            &[("name", "攻撃者"), ("key", "name")],
+            &[("name", "攻撃者"), ("key", "name"), ("csrf_token", "")],
+            &[("name", "攻撃者"), ("key", "name"), ("csrf_token", &wrong)],
+            &[("name", "攻撃者"), ("key", "name"), ("csrf_token", &token[..10])],
+        ];
+        for fields in attempts {
+            let response = post_raw(&client, path, fields);
+            assert_eq!(response.status(), Status::Forbidden, "{path} {fields:?}");
+            assert_eq!(response.headers().get("Set-Cookie").count(), 0, "{path}");
+            assert!(response.into_string().unwrap().contains("403"));
+        }
+        assert_eq!(sealed_session(&client), before, "{path}");
+        assert_eq!(session_of(&client).unwrap().name(), Some("太郎"));
+    }
+}
+
+#[test]
+fn login_is_protected_without_any_session() {
+    // A forged cross-site login: no token cookie, a token from another browser.
+    let victim = client();
+    let attacker = client();
+    let attackers_token = csrf_token(&attacker);
+    let response = post_raw(&victim, "/login", &[("name", "攻撃者"), ("csrf_token", &attackers_token)]);
+    assert_eq!(response.status(), Status::Forbidden);
+    assert!(session_of(&victim).is_none());
+}
+
+#[test]
+fn the_token_survives_logout_and_login() {
+    let client = client();
+    let token = csrf_token(&client);
+    login(&client, "太郎");
+    post_form(&client, "/logout", &[]);
+    assert_eq!(csrf_token(&client), token);
+}
+
+#[test]
+fn cookies_are_private_httponly_lax_and_expire() {
+    let client = client();
+    let page = client.get(uri!(routes::index)).dispatch();
+    let csrf = set_cookie(&page, "csrf").expect("the token cookie is set");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(csrf.contains(attribute), "{csrf}");
+    }
+    assert!(!csrf.contains("Max-Age"), "the token lives as long as the browser: {csrf}");
+    assert!(!csrf.contains("Secure"), "plain HTTP without the proxy setting: {csrf}");
+    drop(page);
+
+    let response = login(&client, "太郎");
+    let cookie = set_cookie(&response, "session").expect("the session cookie is set");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    // Encrypted: neither the name nor the JSON shows.
+    let sealed = sealed_session(&client);
+    assert!(!sealed.contains("name") && !sealed.contains('{'), "{sealed}");
+}
+
+#[test]
+fn tampered_and_junk_cookies_are_no_session_and_are_removed() {
+    let client = client();
+    login(&client, "太郎");
+    let sealed = sealed_session(&client);
+    let mut flipped = sealed.clone().into_bytes();
+    let middle = flipped.len() / 2;
+    flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+
+    let junk = [
+        flipped,
+        sealed[..sealed.len() / 2].to_owned(),
+        "garbage".to_owned(),
+        String::new(),
+        "%ZZ%00".to_owned(),
+        "A".repeat(4000),
+    ];
+    for value in junk {
+        let fresh = common::client();
+        let response = fresh.get(uri!(routes::output)).cookie(Cookie::new("session", value.clone())).dispatch();
+        assert_eq!(response.status(), Status::SeeOther, "{value:.40}");
+        assert_eq!(location(&response), uri!(routes::index).to_string());
+        let removal = set_cookie(&response, "session").expect("the bad cookie is removed");
+        assert!(removal.contains("Max-Age=0"), "{removal}");
+    }
+}
+
+#[test]
+fn well_sealed_cookies_of_the_wrong_shape_are_no_session() {
+    for plaintext in ["", "{}", "not json", r#"{"v":1,"c":5,"u":1,"e":{"name":"x"}}"#, r#"{"v":9,"c":1,"u":1,"e":{"name":"x"}}"#] {
+        let client = client();
+        let response = client
+            .get(uri!(routes::output))
+            .private_cookie(Cookie::new("session", plaintext))
+            .dispatch();
+        assert_eq!(response.status(), Status::SeeOther, "{plaintext}");
+        assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+    }
+}
+
+#[test]
+fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
+    let client = client_with_timeouts(1, 60);
+    login(&client, "太郎");
+    let captured = sealed_session(&client);
+    assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+
+    sleep(Duration::from_millis(1100));
+
+    // The browser's own copy is refused, and removed.
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_eq!(location(&response), uri!(routes::index).to_string());
+    assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+
+    // So is a copy replayed from elsewhere, exactly like no cookie.
+    let thief = client_with_timeouts(1, 60);
+    let replay = thief.get(uri!(routes::output)).cookie(Cookie::new("session", captured)).dispatch();
+    assert_eq!(replay.status(), Status::SeeOther);
+    assert_eq!(location(&replay), uri!(routes::index).to_string());
+}
+
+#[test]
+fn activity_renews_the_idle_window_but_not_on_every_request() {
+    let client = client_with_timeouts(2, 60);
+    login(&client, "太郎");
+    let started = session_of(&client).unwrap();
+
+    // Straight after login: nothing to renew.
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    assert!(set_cookie(&response, "session").is_none());
+    drop(response);
+
+    // Past a tenth of the window: renewed, once.
+    sleep(Duration::from_millis(300));
+    let response = client.get(uri!(routes::output)).dispatch();
+    let renewed = set_cookie(&response, "session").expect("renewed past a tenth of the window");
+    assert!(renewed.contains("Max-Age=2"), "{renewed}");
+    drop(response);
+    let session = session_of(&client).unwrap();
+    assert_eq!(session.created(), started.created());
+    assert!(session.last_seen() >= started.last_seen() + 300);
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert!(set_cookie(&response, "session").is_none());
+    drop(response);
+
+    // Kept active, it outlives the idle timeout.
+    for _ in 0..6 {
+        sleep(Duration::from_millis(400));
+        assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+    }
+}
+
+#[test]
+fn the_absolute_window_ends_even_an_active_session() {
+    let client = client_with_timeouts(1, 2);
+    login(&client, "太郎");
+    // Active every 300 ms, so never idle for 1 s...
+    for _ in 0..5 {
+        sleep(Duration::from_millis(300));
+        assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+    }
+    // ...yet gone 2 s after login.
+    sleep(Duration::from_millis(700));
+    assert_logged_out(&client);
+}
+
+#[test]
+fn sessions_from_long_ago_are_refused_without_waiting() {
+    let now = session::now();
+    let entries = BTreeMap::from([("name".to_owned(), "太郎".to_owned())]);
+    let cases = [
+        // Last seen just now, but started more than 8 hours ago.
+        (now - 28_800 * SECOND - 1, now),
+        // Started recently, but idle for 30 minutes.
+        (now - 1800 * SECOND - 5, now - 1800 * SECOND),
+    ];
+    for (created, last_seen) in cases {
+        let old = Session::from_parts(created, last_seen, entries.clone()).unwrap();
+        let client = client();
+        let response = client
+            .get(uri!(routes::output))
+            .private_cookie(Cookie::new("session", old.encode()))
+            .dispatch();
+        assert_eq!(response.status(), Status::SeeOther);
+        assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+    }
+
+    // Just inside both windows it is still a session.
+    let recent = Session::from_parts(now - 28_000 * SECOND, now - 60 * SECOND, entries).unwrap();
+    let client = client();
+    let response = client
+        .get(uri!(routes::output))
+        .private_cookie(Cookie::new("session", recent.encode()))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+}
+
+#[test]
+fn every_page_sends_the_security_headers() {
+    let client = client();
+    login(&client, "太郎");
+    let pages = [
+        client.get(uri!(routes::index)).dispatch(),
+        client.get(uri!(routes::output)).dispatch(),
+        client.get(uri!(routes::logout_page)).dispatch(),
+        client.get("/no/such/page").dispatch(),
+        post_raw(&client, "/login", &[]),
+        client.get(uri!(routes::healthz)).dispatch(),
+    ];
+    for page in &pages {
+        let headers = page.headers();
+        let csp = headers.get_one("Content-Security-Policy").expect("a CSP");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"), "{csp}");
+        assert_eq!(headers.get_one("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(headers.get_one("X-Frame-Options"), Some("DENY"));
+        assert_eq!(headers.get_one("Cache-Control"), Some("no-store"));
+    }
+    assert_eq!(pages[3].status(), Status::NotFound);
+}
+
+#[test]
+fn pages_have_no_inline_script_or_style() {
+    let client = client();
+    login(&client, "太郎");
+    for path in ["/", "/output", "/logout", "/nope"] {
+        let html = client.get(path).dispatch().into_string().unwrap();
+        assert!(!html.contains("<script"), "{path}");
+        assert!(!html.contains("style="), "{path}");
+        assert!(!html.contains("<style"), "{path}");
+    }
+}
