@@ -17,7 +17,10 @@ fn refusal(figment: Figment) -> String {
         Err(e) => assert!(matches!(e.kind(), ErrorKind::FailedFairings(_)), "{e}"),
         Ok(_) => panic!("ignition must fail"),
     }
-    AppConfig::from_figment(&figment).err().expect("a refusal").to_string()
+    AppConfig::from_figment(&figment)
+        .err()
+        .expect("a refusal")
+        .to_string()
 }
 
 #[test]
@@ -31,7 +34,9 @@ fn release_refuses_to_start_without_a_key() {
 
 #[test]
 fn release_refuses_the_committed_development_key() {
-    let release = common::figment().select("release").merge(("secret_key", DEV_SECRET_KEY));
+    let release = common::figment()
+        .select("release")
+        .merge(("secret_key", DEV_SECRET_KEY));
     let message = refusal(release);
     assert!(message.contains("development"), "{message}");
     assert!(!message.contains(DEV_SECRET_KEY), "the key is never echoed");
@@ -39,9 +44,14 @@ fn release_refuses_the_committed_development_key() {
 
 #[test]
 fn release_starts_with_a_key_of_its_own() {
-    let release = common::figment().select("release").merge(("secret_key", A_KEY));
+    let release = common::figment()
+        .select("release")
+        .merge(("secret_key", A_KEY));
     let client = Client::tracked(session_app::rocket_with(release)).expect("starts");
-    assert_eq!(common::login(&client, "太郎").status(), rocket::http::Status::SeeOther);
+    assert_eq!(
+        common::login(&client, "太郎").status(),
+        rocket::http::Status::SeeOther
+    );
     assert_eq!(common::session_of(&client).unwrap().name(), Some("太郎"));
 }
 
@@ -53,20 +63,47 @@ fn the_debug_profile_runs_with_no_set_up() {
     assert_eq!(config.port, 8080);
     assert!(config.secret_key.is_provided());
     // The committed key in Rocket.toml is the one release refuses.
-    assert_eq!(figment.find_value("secret_key").unwrap().as_str(), Some(DEV_SECRET_KEY));
+    assert_eq!(
+        figment.find_value("secret_key").unwrap().as_str(),
+        Some(DEV_SECRET_KEY)
+    );
     assert_eq!(config.limits.get("form").unwrap().as_u64(), 4096);
 }
 
 #[test]
 fn invalid_settings_refuse_to_start() {
     let cases: [(&str, figment::value::Value, &str); 7] = [
-        ("session_idle_timeout", 0.into(), "session_idle_timeout must be a positive number"),
-        ("session_idle_timeout", (-5).into(), "session_idle_timeout must be a positive number"),
-        ("session_absolute_timeout", 0.into(), "session_absolute_timeout must be a positive number"),
-        ("session_idle_timeout", 30_000.into(), "must not exceed session_absolute_timeout"),
+        (
+            "session_idle_timeout",
+            0.into(),
+            "session_idle_timeout must be a positive number",
+        ),
+        (
+            "session_idle_timeout",
+            (-5).into(),
+            "session_idle_timeout must be a positive number",
+        ),
+        (
+            "session_absolute_timeout",
+            0.into(),
+            "session_absolute_timeout must be a positive number",
+        ),
+        (
+            "session_idle_timeout",
+            30_000.into(),
+            "must not exceed session_absolute_timeout",
+        ),
         ("session_idle_timeout", "soon".into(), "invalid setting"),
-        ("session_cookie_name", "bad name;".into(), "session_cookie_name"),
-        ("session_cookie_name", "__Host-session".into(), "session_cookie_name"),
+        (
+            "session_cookie_name",
+            "bad name;".into(),
+            "session_cookie_name",
+        ),
+        (
+            "session_cookie_name",
+            "__Host-session".into(),
+            "session_cookie_name",
+        ),
     ];
     for (key, value, expected) in cases {
         let message = refusal(common::figment().merge((key, value.clone())));
@@ -85,7 +122,10 @@ fn environment_variables_configure_everything() {
         jail.set_env("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "600");
         jail.set_env("ROCKET_SESSION_COOKIE_NAME", "sid");
         jail.set_env("ROCKET_SESSION_COOKIE_SECURE", "true");
-        jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{DEV_SECRET_KEY}\"]"));
+        jail.set_env(
+            "ROCKET_SECRET_KEY_FALLBACKS",
+            format!("[\"{DEV_SECRET_KEY}\"]"),
+        );
 
         let figment = rocket::Config::figment();
         let rocket_config: rocket::Config = figment.extract()?;
@@ -93,7 +133,10 @@ fn environment_variables_configure_everything() {
         assert_eq!(rocket_config.address.to_string(), "0.0.0.0");
 
         let config = AppConfig::from_figment(&figment).expect("valid");
-        assert_eq!(config.expiry, Expiry::new(Duration::from_secs(60), Duration::from_secs(600)));
+        assert_eq!(
+            config.expiry,
+            Expiry::new(Duration::from_secs(60), Duration::from_secs(600))
+        );
         assert_eq!(config.session_cookie, "__Host-sid");
         assert!(config.cookie_secure);
         assert_eq!(config.fallback_keys.len(), 1);

@@ -18,7 +18,12 @@ const SECOND: u64 = 1000;
 
 /// The sealed (encrypted) session cookie value the client holds.
 fn sealed_session(client: &Client) -> String {
-    client.cookies().get("session").expect("a session cookie").value().to_owned()
+    client
+        .cookies()
+        .get("session")
+        .expect("a session cookie")
+        .value()
+        .to_owned()
 }
 
 /// A client whose session windows are `idle` and `absolute` seconds.
@@ -49,7 +54,11 @@ fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
             &[("name", "攻撃者"), ("key", "name")],
             &[("name", "攻撃者"), ("key", "name"), ("csrf_token", "")],
             &[("name", "攻撃者"), ("key", "name"), ("csrf_token", &wrong)],
-            &[("name", "攻撃者"), ("key", "name"), ("csrf_token", &token[..10])],
+            &[
+                ("name", "攻撃者"),
+                ("key", "name"),
+                ("csrf_token", &token[..10]),
+            ],
         ];
         for fields in attempts {
             let response = post_raw(&client, path, fields);
@@ -68,7 +77,11 @@ fn login_is_protected_without_any_session() {
     let victim = client();
     let attacker = client();
     let attackers_token = csrf_token(&attacker);
-    let response = post_raw(&victim, "/login", &[("name", "攻撃者"), ("csrf_token", &attackers_token)]);
+    let response = post_raw(
+        &victim,
+        "/login",
+        &[("name", "攻撃者"), ("csrf_token", &attackers_token)],
+    );
     assert_eq!(response.status(), Status::Forbidden);
     assert!(session_of(&victim).is_none());
 }
@@ -90,8 +103,14 @@ fn cookies_are_private_httponly_lax_and_expire() {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(csrf.contains(attribute), "{csrf}");
     }
-    assert!(!csrf.contains("Max-Age"), "the token lives as long as the browser: {csrf}");
-    assert!(!csrf.contains("Secure"), "plain HTTP without the proxy setting: {csrf}");
+    assert!(
+        !csrf.contains("Max-Age"),
+        "the token lives as long as the browser: {csrf}"
+    );
+    assert!(
+        !csrf.contains("Secure"),
+        "plain HTTP without the proxy setting: {csrf}"
+    );
     drop(page);
 
     let response = login(&client, "太郎");
@@ -101,7 +120,10 @@ fn cookies_are_private_httponly_lax_and_expire() {
     }
     // Encrypted: neither the name nor the JSON shows.
     let sealed = sealed_session(&client);
-    assert!(!sealed.contains("name") && !sealed.contains('{'), "{sealed}");
+    assert!(
+        !sealed.contains("name") && !sealed.contains('{'),
+        "{sealed}"
+    );
 }
 
 #[test]
@@ -124,7 +146,10 @@ fn tampered_and_junk_cookies_are_no_session_and_are_removed() {
     ];
     for value in junk {
         let fresh = common::client();
-        let response = fresh.get(uri!(routes::output)).cookie(Cookie::new("session", value.clone())).dispatch();
+        let response = fresh
+            .get(uri!(routes::output))
+            .cookie(Cookie::new("session", value.clone()))
+            .dispatch();
         assert_eq!(response.status(), Status::SeeOther, "{value:.40}");
         assert_eq!(location(&response), uri!(routes::index).to_string());
         let removal = set_cookie(&response, "session").expect("the bad cookie is removed");
@@ -134,14 +159,22 @@ fn tampered_and_junk_cookies_are_no_session_and_are_removed() {
 
 #[test]
 fn well_sealed_cookies_of_the_wrong_shape_are_no_session() {
-    for plaintext in ["", "{}", "not json", r#"{"v":1,"c":5,"u":1,"e":{"name":"x"}}"#, r#"{"v":9,"c":1,"u":1,"e":{"name":"x"}}"#] {
+    for plaintext in [
+        "",
+        "{}",
+        "not json",
+        r#"{"v":1,"c":5,"u":1,"e":{"name":"x"}}"#,
+        r#"{"v":9,"c":1,"u":1,"e":{"name":"x"}}"#,
+    ] {
         let client = client();
         let response = client
             .get(uri!(routes::output))
             .private_cookie(Cookie::new("session", plaintext))
             .dispatch();
         assert_eq!(response.status(), Status::SeeOther, "{plaintext}");
-        assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+        assert!(set_cookie(&response, "session")
+            .unwrap()
+            .contains("Max-Age=0"));
     }
 }
 
@@ -150,18 +183,26 @@ fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
     let client = client_with_timeouts(1, 60);
     login(&client, "太郎");
     let captured = sealed_session(&client);
-    assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+    assert_eq!(
+        client.get(uri!(routes::output)).dispatch().status(),
+        Status::Ok
+    );
 
     sleep(Duration::from_millis(1100));
 
     // The browser's own copy is refused, and removed.
     let response = client.get(uri!(routes::output)).dispatch();
     assert_eq!(location(&response), uri!(routes::index).to_string());
-    assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+    assert!(set_cookie(&response, "session")
+        .unwrap()
+        .contains("Max-Age=0"));
 
     // So is a copy replayed from elsewhere, exactly like no cookie.
     let thief = client_with_timeouts(1, 60);
-    let replay = thief.get(uri!(routes::output)).cookie(Cookie::new("session", captured)).dispatch();
+    let replay = thief
+        .get(uri!(routes::output))
+        .cookie(Cookie::new("session", captured))
+        .dispatch();
     assert_eq!(replay.status(), Status::SeeOther);
     assert_eq!(location(&replay), uri!(routes::index).to_string());
 }
@@ -194,7 +235,10 @@ fn activity_renews_the_idle_window_but_not_on_every_request() {
     // Kept active, it outlives the idle timeout.
     for _ in 0..6 {
         sleep(Duration::from_millis(400));
-        assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+        assert_eq!(
+            client.get(uri!(routes::output)).dispatch().status(),
+            Status::Ok
+        );
     }
 }
 
@@ -205,7 +249,10 @@ fn the_absolute_window_ends_even_an_active_session() {
     // Active every 300 ms, so never idle for 1 s...
     for _ in 0..5 {
         sleep(Duration::from_millis(300));
-        assert_eq!(client.get(uri!(routes::output)).dispatch().status(), Status::Ok);
+        assert_eq!(
+            client.get(uri!(routes::output)).dispatch().status(),
+            Status::Ok
+        );
     }
     // ...yet gone 2 s after login.
     sleep(Duration::from_millis(700));
@@ -230,7 +277,9 @@ fn sessions_from_long_ago_are_refused_without_waiting() {
             .private_cookie(Cookie::new("session", old.encode()))
             .dispatch();
         assert_eq!(response.status(), Status::SeeOther);
-        assert!(set_cookie(&response, "session").unwrap().contains("Max-Age=0"));
+        assert!(set_cookie(&response, "session")
+            .unwrap()
+            .contains("Max-Age=0"));
     }
 
     // Just inside both windows it is still a session.
@@ -258,8 +307,14 @@ fn every_page_sends_the_security_headers() {
     for page in &pages {
         let headers = page.headers();
         let csp = headers.get_one("Content-Security-Policy").expect("a CSP");
-        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"), "{csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+            "{csp}"
+        );
         assert_eq!(headers.get_one("X-Content-Type-Options"), Some("nosniff"));
         assert_eq!(headers.get_one("X-Frame-Options"), Some("DENY"));
         assert_eq!(headers.get_one("Cache-Control"), Some("no-store"));

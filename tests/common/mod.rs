@@ -2,6 +2,8 @@
 //! flow, and reading the session back out of the cookie jar.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod server;
+
 use figment::Figment;
 use rocket::http::{ContentType, Status};
 use rocket::local::blocking::{Client, LocalResponse};

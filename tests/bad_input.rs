@@ -1,0 +1,190 @@
+//! Bad input gets a clear 4xx page, loses nothing, and the server keeps
+//! serving.
+
+mod common;
+
+use common::*;
+use rocket::http::{ContentType, Method, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+use rocket::uri;
+use session_app::routes;
+
+/// The answer is a 4xx HTML page in the app's style.
+fn assert_error_page(response: LocalResponse<'_>, expected: Status) {
+    assert_eq!(response.status(), expected);
+    assert_eq!(response.content_type(), Some(ContentType::HTML));
+    let html = response.into_string().unwrap();
+    assert!(html.contains(r#"<link rel="stylesheet" href="/static/app.css">"#));
+    assert!(
+        html.contains(&format!("エラー {}", expected.code)),
+        "{html}"
+    );
+}
+
+/// Still logged in as before, and still serving.
+fn assert_unharmed(client: &Client) {
+    assert_eq!(session_of(client).unwrap().name(), Some("太郎"));
+    assert_eq!(
+        client.get(uri!(routes::output)).dispatch().status(),
+        Status::Ok
+    );
+}
+
+#[test]
+fn unknown_paths_get_the_apps_404_page() {
+    let client = client();
+    for path in [
+        "/nope",
+        "/output/extra",
+        "/static/missing.css",
+        "/%FF%FE",
+        "/session",
+    ] {
+        assert_error_page(client.get(path).dispatch(), Status::NotFound);
+    }
+    let english = client
+        .get("/nope")
+        .header(rocket::http::Header::new("Accept-Language", "en"))
+        .dispatch();
+    assert!(english.into_string().unwrap().contains("Page not found."));
+}
+
+#[test]
+fn wrong_methods_get_4xx_pages() {
+    let client = client();
+    login(&client, "太郎");
+    let cases = [
+        (Method::Put, "/login"),
+        (Method::Delete, "/output"),
+        (Method::Patch, "/"),
+        (Method::Get, "/login"),
+        (Method::Get, "/session/delete"),
+        (Method::Post, "/output"),
+        (Method::Post, "/healthz"),
+    ];
+    for (method, path) in cases {
+        let response = client.req(method, path).dispatch();
+        assert!(
+            response.status().class().is_client_error(),
+            "{method} {path}: {}",
+            response.status()
+        );
+    }
+    assert_unharmed(&client);
+}
+
+#[test]
+fn oversize_bodies_are_refused() {
+    let client = client();
+    login(&client, "太郎");
+    let token = csrf_token(&client);
+    let body = form_body(&[("name", &"あ".repeat(3000)), ("csrf_token", &token)]);
+    assert!(body.len() > 4096);
+    let response = client
+        .post(uri!(routes::login))
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch();
+    assert_error_page(response, Status::PayloadTooLarge);
+    assert_unharmed(&client);
+}
+
+#[test]
+fn non_utf8_and_malformed_forms_are_4xx() {
+    let client = client();
+    login(&client, "太郎");
+    let token = csrf_token(&client);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"name=\xff\xfe&csrf_token="
+            .iter()
+            .copied()
+            .chain(token.bytes())
+            .collect(),
+        format!("name=%ZZ%&csrf_token={token}").into_bytes(),
+        format!("name=a&name=b&csrf_token={token}").into_bytes(),
+        b"\x00\x01\x02".to_vec(),
+        b"=&=&&==".to_vec(),
+    ];
+    for body in bodies {
+        let response = client
+            .post(uri!(routes::login))
+            .header(ContentType::Form)
+            .body(&body)
+            .dispatch();
+        let status = response.status();
+        assert!(status.code < 500, "{body:?}: {status}");
+        // Either refused, or (for a body that still parses) the usual answers.
+        assert!(
+            status.class().is_client_error() || status == Status::SeeOther,
+            "{body:?}: {status}"
+        );
+    }
+    // The one session may have been replaced by a valid login, never broken.
+    assert!(session_of(&client).is_some());
+    assert_eq!(
+        client.get(uri!(routes::index)).dispatch().status(),
+        Status::Ok
+    );
+}
+
+#[test]
+fn wrong_content_types_are_4xx() {
+    let client = client();
+    login(&client, "太郎");
+    let token = csrf_token(&client);
+    let form = form_body(&[("name", "花子"), ("csrf_token", &token)]);
+    for content_type in [
+        ContentType::JSON,
+        ContentType::Plain,
+        ContentType::XML,
+        ContentType::Binary,
+    ] {
+        let response = client
+            .post(uri!(routes::login))
+            .header(content_type.clone())
+            .body(&form)
+            .dispatch();
+        assert!(
+            response.status().class().is_client_error(),
+            "{content_type}: {}",
+            response.status()
+        );
+        assert_eq!(response.content_type(), Some(ContentType::HTML));
+    }
+    let no_type = client.post(uri!(routes::login)).body(&form).dispatch();
+    assert!(no_type.status().class().is_client_error());
+    drop(no_type);
+    assert_unharmed(&client);
+}
+
+#[test]
+fn absurd_headers_and_cookies_are_harmless() {
+    let client = client();
+    login(&client, "太郎");
+    let response = client
+        .get(uri!(routes::output))
+        .header(rocket::http::Header::new(
+            "Accept-Language",
+            "\u{0}\u{7f};q=;;,,*;q=NaN",
+        ))
+        .header(rocket::http::Header::new(
+            "Cookie",
+            "=; ;;; csrf=\u{1}; _flash=9:x",
+        ))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+    drop(response);
+
+    // A forged flash with an unknown message shows nothing.
+    let page = client
+        .get(uri!(routes::index))
+        .cookie(rocket::http::Cookie::new(
+            "_flash",
+            "5:error<script>alert(1)</script>",
+        ))
+        .dispatch();
+    let html = page.into_string().unwrap();
+    assert!(!html.contains("<script"));
+    assert_eq!(alert_in(&html), None);
+    assert_unharmed(&client);
+}

@@ -1,0 +1,267 @@
+//! The real binary on a free loopback port, and a small HTTP/1.1 client with
+//! a cookie jar: for tests that need a real socket (TLS, nginx, a browser).
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A throwaway 256-bit key for test servers.
+pub const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The app's binary, running until dropped, with its output captured.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    output: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the binary in the release profile, configured only through
+    /// environment variables, plus `env`; waits until it answers.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::start_checked(env, |server| {
+            let mut agent = Agent::plain(server.port);
+            agent
+                .get("/healthz")
+                .map(|r| r.status == 200)
+                .unwrap_or(false)
+        })
+    }
+
+    /// Starts the binary and waits until `ready` says it serves.
+    pub fn start_checked(env: &[(&str, &str)], ready: impl Fn(&Server) -> bool) -> Server {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ROCKET_PROFILE", "release")
+            .env("ROCKET_SECRET_KEY", TEST_KEY)
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_CLI_COLORS", "false")
+            .env("ROCKET_WORKERS", "4")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the app binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut out = output.lock().unwrap();
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        let mut server = Server {
+            child,
+            port,
+            output,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready(&server) {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the app exited with {status}:\n{}", server.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app did not start:\n{}",
+                server.output()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Everything the app printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_cookies(&self) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+type Connect = Box<dyn Fn() -> io::Result<Box<dyn Stream>>>;
+
+/// A browser-like client: one connection per request, cookies kept.
+pub struct Agent {
+    connect: Connect,
+    host: String,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Agent {
+    /// Plain HTTP to 127.0.0.1:`port`.
+    pub fn plain(port: u16) -> Agent {
+        Agent::with(format!("127.0.0.1:{port}"), move || {
+            let stream = TcpStream::connect(("127.0.0.1", port))?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            Ok(Box::new(stream) as Box<dyn Stream>)
+        })
+    }
+
+    /// Any transport, e.g. TLS.
+    pub fn with(
+        host: String,
+        connect: impl Fn() -> io::Result<Box<dyn Stream>> + 'static,
+    ) -> Agent {
+        Agent {
+            connect: Box::new(connect),
+            host,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> io::Result<Response> {
+        self.send("GET", path, None)
+    }
+
+    /// Posts a form; `body` must already be URL-encoded.
+    pub fn post(&mut self, path: &str, body: &str) -> io::Result<Response> {
+        self.send("POST", path, Some(body))
+    }
+
+    pub fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
+        let mut stream = (self.connect)()?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.host
+        );
+        if !self.cookies.is_empty() {
+            let jar: Vec<_> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
+        }
+        if let Some(body) = body {
+            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body.unwrap_or("").as_bytes())?;
+        stream.flush()?;
+
+        let mut raw = Vec::new();
+        match stream.read_to_end(&mut raw) {
+            Ok(_) => {}
+            // TLS peers may close without close_notify after a full response.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+            Err(e) => return Err(e),
+        }
+        let response = parse(&raw)?;
+        for cookie in response.set_cookies() {
+            let pair = cookie.split(';').next().unwrap_or("");
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if cookie.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Ok(response)
+    }
+}
+
+fn parse(raw: &[u8]) -> io::Result<Response> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
+    }
+    Ok(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}

@@ -1,0 +1,101 @@
+//! Japanese by default, English where the client prefers it.
+
+mod common;
+
+use common::*;
+use rocket::http::{Header, Status};
+use rocket::local::blocking::Client;
+use rocket::uri;
+use session_app::routes;
+
+fn page(client: &Client, path: &str, accept_language: Option<&str>) -> (Option<String>, String) {
+    let mut request = client.get(path.to_owned());
+    if let Some(value) = accept_language {
+        request = request.header(Header::new("Accept-Language", value.to_owned()));
+    }
+    let response = request.dispatch();
+    let vary = response.headers().get_one("Vary").map(str::to_owned);
+    (vary, response.into_string().unwrap())
+}
+
+#[test]
+fn the_client_chooses_the_language() {
+    let cases = [
+        (None, "ja"),
+        (Some("en-US,en;q=0.9"), "en"),
+        (Some("fr-FR,en;q=0.5"), "en"),
+        (Some("de"), "ja"),
+        (Some("ja,en-US;q=0.8"), "ja"),
+    ];
+    let client = client();
+    for (header, lang) in cases {
+        let (vary, html) = page(&client, "/", header);
+        assert!(
+            html.contains(&format!(r#"<html lang="{lang}">"#)),
+            "{header:?}"
+        );
+        assert_eq!(vary.as_deref(), Some("Accept-Language"));
+        let heading = if lang == "en" {
+            "Please log in."
+        } else {
+            "ログインしてください。"
+        };
+        assert!(html.contains(heading), "{header:?}");
+    }
+}
+
+#[test]
+fn every_page_speaks_english_when_asked() {
+    let client = client();
+    let en = Some("en");
+    login(&client, "Taro");
+
+    let (_, output) = page(&client, "/output", en);
+    assert!(output.contains("<title>Session check</title>"));
+    assert!(
+        output.contains("<h1>Session information: “Taro”</h1>"),
+        "{output}"
+    );
+    assert!(output.contains(">Delete</button>") && output.contains(">Log out</button>"));
+    assert!(!output.contains("ログ"));
+
+    let (_, logout) = page(&client, "/logout", en);
+    assert!(logout.contains("Log out?"));
+
+    let (_, missing) = page(&client, "/nope", en);
+    assert!(missing.contains("Page not found.") && missing.contains("Back to the start"));
+
+    // Flash messages too.
+    post_form(&client, "/login", &[("name", " ")]);
+    let (_, flashed) = page(&client, "/", en);
+    assert_eq!(alert_in(&flashed), Some("Please enter a name."));
+}
+
+#[test]
+fn japanese_pages_carry_no_english_texts() {
+    let client = client();
+    login(&client, "太郎");
+    for path in ["/", "/output", "/logout", "/nope"] {
+        let (_, html) = page(&client, path, Some("de,ja;q=0.2"));
+        assert!(html.contains(r#"<html lang="ja">"#), "{path}");
+        for english in ["Log in", "Log out", "Delete", "Session", "Page not found"] {
+            assert!(!html.contains(english), "{path}: {english}");
+        }
+    }
+}
+
+#[test]
+fn forbidden_pages_are_translated() {
+    let client = client();
+    let response = client
+        .post(uri!(routes::logout))
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("Accept-Language", "en"))
+        .body("csrf_token=forged")
+        .dispatch();
+    assert_eq!(response.status(), Status::Forbidden);
+    assert!(response
+        .into_string()
+        .unwrap()
+        .contains("Reload the page and try again."));
+}

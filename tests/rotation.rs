@@ -1,0 +1,187 @@
+//! Secret key rotation: cookies sealed under a fallback key are accepted and
+//! re-sealed under the current key; retired keys are refused.
+
+mod common;
+
+use common::*;
+use figment::Jail;
+use rocket::http::{Cookie, Status};
+use rocket::local::blocking::Client;
+use rocket::uri;
+use session_app::config::AppConfig;
+use session_app::routes;
+
+const OLD: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+const NEW: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
+/// A 512-bit key, the other length Rocket accepts.
+const OLDER: &str =
+    "WVKNrYvJn0FmOqZh0cbBFZIRZ907MrEuegedl2tAHsz5n3GAgz5ecVf3ZAJ/R/CYGtOqmo1FKmfOuYuZFBbqkA==";
+
+fn app(current: &str, fallbacks: &[&str]) -> Client {
+    client_with(
+        figment()
+            .merge(("secret_key", current))
+            .merge(("secret_key_fallbacks", fallbacks)),
+    )
+}
+
+/// Logs in on an app keyed with `key`; returns the sealed session and CSRF cookies.
+fn cookies_sealed_under(key: &str) -> (String, String) {
+    let client = app(key, &[]);
+    login(&client, "太郎");
+    let sealed = |name| client.cookies().get(name).unwrap().value().to_owned();
+    (sealed("session"), sealed("csrf"))
+}
+
+#[test]
+fn a_session_under_a_fallback_key_is_accepted_and_resealed() {
+    for old in [OLD, OLDER] {
+        let (session, _) = cookies_sealed_under(old);
+        let client = app(NEW, &[OLDER, old]);
+
+        let response = client
+            .get(uri!(routes::output))
+            .cookie(Cookie::new("session", session.clone()))
+            .dispatch();
+        assert_eq!(response.status(), Status::Ok);
+        let resealed = set_cookie(&response, "session").expect("re-sealed in the same response");
+        assert!(
+            resealed.contains("HttpOnly") && resealed.contains("Max-Age="),
+            "{resealed}"
+        );
+        drop(response);
+
+        // The new cookie opens under the current key alone.
+        assert_eq!(session_of(&client).unwrap().name(), Some("太郎"));
+        let resealed = client.cookies().get("session").unwrap().value().to_owned();
+        assert_ne!(resealed, session);
+        let only_new = app(NEW, &[]);
+        let response = only_new
+            .get(uri!(routes::output))
+            .cookie(Cookie::new("session", resealed))
+            .dispatch();
+        assert_eq!(response.status(), Status::Ok);
+        assert!(
+            set_cookie(&response, "session").is_none(),
+            "nothing left to re-seal"
+        );
+    }
+}
+
+#[test]
+fn the_csrf_cookie_rotates_too() {
+    let (_, csrf) = cookies_sealed_under(OLD);
+    let client = app(NEW, &[OLD]);
+
+    let page = client
+        .get(uri!(routes::index))
+        .cookie(Cookie::new("csrf", csrf.clone()))
+        .dispatch();
+    assert!(set_cookie(&page, "csrf").is_some(), "re-sealed");
+    let token = token_in(&page.into_string().unwrap()).unwrap();
+    assert_ne!(client.cookies().get("csrf").unwrap().value(), csrf);
+
+    // The same token still works, now under the new key.
+    let response = post_raw(
+        &client,
+        "/login",
+        &[("name", "花子"), ("csrf_token", &token)],
+    );
+    assert_eq!(location(&response), uri!(routes::output).to_string());
+}
+
+#[test]
+fn a_retired_key_is_refused_like_any_bad_cookie() {
+    let (session, csrf) = cookies_sealed_under(OLD);
+    let client = app(NEW, &[]);
+
+    let response = client
+        .get(uri!(routes::output))
+        .cookie(Cookie::new("session", session))
+        .dispatch();
+    assert_eq!(response.status(), Status::SeeOther);
+    assert!(set_cookie(&response, "session")
+        .unwrap()
+        .contains("Max-Age=0"));
+    drop(response);
+
+    // A token cookie under the retired key is replaced by a new token.
+    let page = client
+        .get(uri!(routes::index))
+        .cookie(Cookie::new("csrf", csrf.clone()))
+        .dispatch();
+    let token = token_in(&page.into_string().unwrap()).unwrap();
+    let client2 = app(OLD, &[]);
+    let old_token = token_in(
+        &client2
+            .get(uri!(routes::index))
+            .cookie(Cookie::new("csrf", csrf))
+            .dispatch()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(token, old_token);
+}
+
+#[test]
+fn malformed_fallbacks_refuse_to_start_without_echoing_keys() {
+    let short = "c2hvcnQ="; // "short"
+    let cases: [(figment::value::Value, &str); 5] = [
+        (OLD.into(), "must be a list"),
+        (
+            vec![OLD, "not base64!"].into(),
+            "secret_key_fallbacks[1] is not valid base64",
+        ),
+        (
+            vec![short].into(),
+            "secret_key_fallbacks[0] is shorter than 256 bits",
+        ),
+        (
+            vec![OLD, NEW, "%%%"].into(),
+            "secret_key_fallbacks[2] is not valid base64",
+        ),
+        (
+            figment::value::Value::from(vec![1u8, 2, 3]),
+            "secret_key_fallbacks[0] is not a string",
+        ),
+    ];
+    for (value, expected) in cases {
+        let figment = figment().merge(("secret_key_fallbacks", value.clone()));
+        let message = AppConfig::from_figment(&figment)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(message.contains(expected), "{value:?}: {message}");
+        for secret in [OLD, NEW, short, "not base64!"] {
+            assert!(!message.contains(secret), "{message}");
+        }
+        assert!(Client::tracked(session_app::rocket_with(figment))
+            .map_err(|e| e.kind().to_string())
+            .is_err());
+    }
+}
+
+#[test]
+fn fallbacks_come_from_toml_arrays_and_environment_lists() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "Rocket.toml",
+            &format!("[default]\nsecret_key_fallbacks = [\"{OLD}\", \"{OLDER}\"]\n"),
+        )?;
+        let config = AppConfig::from_figment(&rocket::Config::figment()).expect("valid");
+        assert_eq!(config.fallback_keys.len(), 2);
+
+        jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{NEW}\"]"));
+        let config = AppConfig::from_figment(&rocket::Config::figment()).expect("valid");
+        assert_eq!(config.fallback_keys.len(), 1);
+
+        // A lone string is not a list of one-character keys.
+        jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", NEW);
+        let refused = AppConfig::from_figment(&rocket::Config::figment())
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains("must be a list"));
+        Ok(())
+    });
+}

@@ -1,0 +1,105 @@
+//! Served over TLS (Rocket's `tls` feature, configured by `ROCKET_TLS`), the
+//! session and CSRF cookies are `Secure`.
+
+mod common;
+
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::server::{Agent, Server, Stream};
+use common::{form_body, token_in};
+use rcgen::{generate_simple_self_signed, CertifiedKey};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// An HTTPS agent that trusts exactly `cert`.
+fn https(port: u16, cert: CertificateDer<'static>) -> Agent {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let config = Arc::new(config);
+    Agent::with(format!("localhost:{port}"), move || {
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+        Ok(Box::new(StreamOwned::new(tls, tcp)) as Box<dyn Stream>)
+    })
+}
+
+#[test]
+fn over_tls_the_cookies_are_secure() {
+    // A certificate made now, for this test only.
+    let CertifiedKey { cert, key_pair } =
+        generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("session-app-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let tls = format!(
+        "{{certs=\"{}\",key=\"{}\"}}",
+        cert_path.display(),
+        key_path.display()
+    );
+
+    let der = cert.der().clone();
+    let server = Server::start_checked(&[("ROCKET_TLS", &tls)], |server| {
+        https(server.port, der.clone())
+            .get("/healthz")
+            .map(|r| r.status == 200)
+            .unwrap_or(false)
+    });
+    let mut browser = https(server.port, cert.der().clone());
+
+    // The login page sets a Secure token cookie.
+    let page = browser.get("/").unwrap();
+    assert_eq!(page.status, 200);
+    let csrf = page
+        .set_cookies()
+        .find(|c| c.starts_with("csrf="))
+        .expect("csrf cookie")
+        .to_owned();
+    assert!(
+        csrf.contains("Secure") && csrf.contains("HttpOnly"),
+        "{csrf}"
+    );
+    let token = token_in(&page.body).unwrap();
+
+    // Log in: the session cookie is Secure too.
+    let response = browser
+        .post(
+            "/login",
+            &form_body(&[("name", "山田太郎"), ("csrf_token", &token)]),
+        )
+        .unwrap();
+    assert_eq!(response.status, 303);
+    let session = response
+        .set_cookies()
+        .find(|c| c.starts_with("session="))
+        .expect("session cookie");
+    assert!(
+        session.contains("Secure")
+            && session.contains("HttpOnly")
+            && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+
+    let output = browser.get("/output").unwrap();
+    assert_eq!(output.status, 200);
+    assert!(output.body.contains("セッション情報:「山田太郎」"));
+
+    // Plain HTTP on the TLS port is not served.
+    assert!(Agent::plain(server.port)
+        .get("/")
+        .map(|r| r.status >= 400)
+        .unwrap_or(true));
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
