@@ -20,7 +20,7 @@ fn explanation(status: Status) -> &'static str {
         413 => "error_413",
         415 => "error_415",
         422 => "error_422",
-        400..=499 => "error_4xx",
+        _ if status.class().is_client_error() => "error_4xx",
         _ => "error_5xx",
     }
 }

@@ -1,6 +1,9 @@
 //! Configuration: Rocket.toml's profiles, environment variables, and the
 //! settings that refuse to start.
 
+// figment::Jail closures return figment::Error, which is large by design.
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use figment::{Figment, Jail};
