@@ -2,7 +2,7 @@
 //! entry, log out. Plus a health check and the stylesheet.
 
 use rocket::form::FromForm;
-use rocket::http::Header;
+use rocket::http::{ContentType, Header};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri, Responder, Route};
 use rocket_dyn_templates::Template;
@@ -26,7 +26,7 @@ pub fn routes() -> Vec<Route> {
         logout,
         delete_key,
         healthz,
-        stylesheet
+        asset
     ]
 }
 
@@ -169,17 +169,29 @@ pub fn healthz() -> &'static str {
     "ok"
 }
 
-/// The stylesheet, compiled into the binary and cached by browsers for an hour.
+/// A file compiled into the binary, cached by browsers for an hour.
 #[derive(Responder)]
-#[response(content_type = "text/css")]
-pub struct Stylesheet(&'static str, Header<'static>);
+pub struct Asset(&'static str, ContentType, Header<'static>);
 
-#[get("/static/app.css")]
-pub fn stylesheet() -> Stylesheet {
-    Stylesheet(
-        include_str!("../templates/static/app.css"),
+/// The stylesheet and the icon: nothing external, nothing read from disk.
+#[get("/static/<file>")]
+pub fn asset(file: &str) -> Option<Asset> {
+    let (body, content_type) = match file {
+        "app.css" => (
+            include_str!("../templates/static/app.css"),
+            ContentType::CSS,
+        ),
+        "favicon.svg" => (
+            include_str!("../templates/static/favicon.svg"),
+            ContentType::SVG,
+        ),
+        _ => return None,
+    };
+    Some(Asset(
+        body,
+        content_type,
         Header::new("Cache-Control", "public, max-age=3600"),
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use rocket::http::Status;
+use rocket::http::{ContentType, Status};
 use rocket::uri;
 use session_app::routes;
 
@@ -252,13 +252,17 @@ fn healthz_does_no_session_work() {
 }
 
 #[test]
-fn the_stylesheet_is_served_by_the_app() {
+fn the_stylesheet_and_icon_are_served_by_the_app() {
     let client = client();
-    let response = client.get(uri!(routes::stylesheet)).dispatch();
+    let response = client.get(uri!(routes::asset("app.css"))).dispatch();
     assert_eq!(response.status(), Status::Ok);
-    assert_eq!(
-        response.content_type(),
-        Some(rocket::http::ContentType::CSS)
-    );
+    assert_eq!(response.content_type(), Some(ContentType::CSS));
     assert!(response.into_string().unwrap().contains(":focus-visible"));
+
+    let icon = client.get(uri!(routes::asset("favicon.svg"))).dispatch();
+    assert_eq!(icon.content_type(), Some(ContentType::SVG));
+    let outside = client
+        .get(uri!(routes::asset("..%2FCargo.toml")))
+        .dispatch();
+    assert_eq!(outside.status(), Status::NotFound);
 }

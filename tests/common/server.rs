@@ -199,13 +199,7 @@ impl Agent {
         stream.write_all(body.unwrap_or("").as_bytes())?;
         stream.flush()?;
 
-        let mut raw = Vec::new();
-        match stream.read_to_end(&mut raw) {
-            Ok(_) => {}
-            // TLS peers may close without close_notify after a full response.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e),
-        }
+        let raw = read_response(&mut stream)?;
         let response = parse(&raw)?;
         for cookie in response.set_cookies() {
             let pair = cookie.split(';').next().unwrap_or("");
@@ -218,6 +212,39 @@ impl Agent {
         }
         Ok(response)
     }
+}
+
+/// Reads one response: up to its Content-Length, its last chunk, or the
+/// end of the stream (some peers keep the connection open regardless).
+fn read_response(stream: &mut dyn Stream) -> io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while !is_complete(&raw) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // TLS peers may close without close_notify after a full response.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(raw)
+}
+
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    if let Some(length) = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    {
+        return body.len() >= length;
+    }
+    head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n")
 }
 
 fn parse(raw: &[u8]) -> io::Result<Response> {
