@@ -17,7 +17,10 @@ const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 const CLIENTS: usize = 24;
 
 fn nginx_program() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"].iter().map(PathBuf::from).find(|p| p.is_file())
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
 }
 
 /// nginx with its own prefix and config in a temporary folder, on loopback.
@@ -32,7 +35,10 @@ impl Nginx {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("session-app-nginx-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let servers: String = upstreams.iter().map(|p| format!("    server 127.0.0.1:{p};\n")).collect();
+        let servers: String = upstreams
+            .iter()
+            .map(|p| format!("    server 127.0.0.1:{p};\n"))
+            .collect();
         let config = format!(
             "daemon off;
 worker_processes 1;
@@ -76,7 +82,11 @@ http {{
             .spawn()
             .expect("nginx starts");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Agent::plain(port).get("/healthz").map(|r| r.status != 200).unwrap_or(true) {
+        while Agent::plain(port)
+            .get("/healthz")
+            .map(|r| r.status != 200)
+            .unwrap_or(true)
+        {
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
                 panic!("nginx exited with {status}: {log}");
@@ -111,8 +121,16 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
     seen.push(("index", upstream(&page)));
     let token = token_in(&page.body).unwrap();
 
-    let login = browser.post("/login", &form_body(&[("name", name), ("csrf_token", &token)])).unwrap();
-    assert_eq!((login.status, login.header("Location")), (303, Some("/output")));
+    let login = browser
+        .post(
+            "/login",
+            &form_body(&[("name", name), ("csrf_token", &token)]),
+        )
+        .unwrap();
+    assert_eq!(
+        (login.status, login.header("Location")),
+        (303, Some("/output"))
+    );
     seen.push(("login", upstream(&login)));
     let cookie = browser.cookies["session"].clone();
 
@@ -123,7 +141,9 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
         seen.push(("output", upstream(&output)));
     }
 
-    let logout = browser.post("/logout", &form_body(&[("csrf_token", &token)])).unwrap();
+    let logout = browser
+        .post("/logout", &form_body(&[("csrf_token", &token)]))
+        .unwrap();
     assert_eq!((logout.status, logout.header("Location")), (303, Some("/")));
     seen.push(("logout", upstream(&logout)));
     let after = browser.get("/output").unwrap();
@@ -148,10 +168,19 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_nginx() {
     let visits: Vec<_> = (0..CLIENTS)
         .map(|i| thread::spawn(move || visit(port, &format!("利用者{i}"))))
         .collect();
-    let visits: Vec<_> = visits.into_iter().map(|v| v.join().expect("every request succeeded")).collect();
+    let visits: Vec<_> = visits
+        .into_iter()
+        .map(|v| v.join().expect("every request succeeded"))
+        .collect();
 
-    let instances: BTreeSet<String> = visits.iter().flat_map(|(seen, _)| seen.iter().map(|(_, u)| u.clone())).collect();
-    let expected: BTreeSet<String> = [first.port, second.port].iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let instances: BTreeSet<String> = visits
+        .iter()
+        .flat_map(|(seen, _)| seen.iter().map(|(_, u)| u.clone()))
+        .collect();
+    let expected: BTreeSet<String> = [first.port, second.port]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
     assert_eq!(instances, expected, "both instances answered");
     let crossed = visits
         .iter()
@@ -160,7 +189,10 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_nginx() {
             seen.iter().any(|(what, u)| *what == "output" && u != login)
         })
         .count();
-    assert!(crossed > 0, "some sessions were read by the instance that did not create them");
+    assert!(
+        crossed > 0,
+        "some sessions were read by the instance that did not create them"
+    );
 
     // An instance with another key refuses those cookies.
     let stranger = Server::start(&[("ROCKET_SECRET_KEY", OTHER_KEY)]);
@@ -168,8 +200,13 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_nginx() {
     let mut thief = Agent::plain(stranger.port);
     thief.cookies.insert("session".into(), cookie.clone());
     let refused = thief.get("/output").unwrap();
-    assert_eq!((refused.status, refused.header("Location")), (303, Some("/")));
-    assert!(refused.set_cookies().any(|c| c.starts_with("session=") && c.contains("Max-Age=0")));
+    assert_eq!(
+        (refused.status, refused.header("Location")),
+        (303, Some("/"))
+    );
+    assert!(refused
+        .set_cookies()
+        .any(|c| c.starts_with("session=") && c.contains("Max-Age=0")));
 
     // While its siblings still accept it (the logout did not revoke it: a
     // stateless cookie lives until it expires, as the README explains).

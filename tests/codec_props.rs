@@ -1,0 +1,66 @@
+//! Property tests: any session round-trips through the codec; any bytes
+//! given as a session cookie are a valid session or none, never a panic.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use rocket::http::{Cookie, Status};
+use rocket::local::blocking::Client;
+use session_app::session::Session;
+
+fn entries() -> impl Strategy<Value = BTreeMap<String, String>> {
+    let key = "\\PC{1,16}".prop_filter("keys are 1 to 64 bytes", |k| (1..=64).contains(&k.len()));
+    let value = any::<String>().prop_filter("values are at most 512 bytes", |v| v.len() <= 512);
+    prop::collection::btree_map(key, value, 0..=16)
+}
+
+proptest! {
+    #[test]
+    fn any_session_round_trips(entries in entries(), created in 0u64..u64::MAX / 2, idle in 0u64..1 << 40) {
+        let session = Session::from_parts(created, created + idle, entries).expect("within the limits");
+        prop_assert_eq!(Session::decode(&session.encode()), Some(session));
+    }
+
+    #[test]
+    fn any_plaintext_decodes_or_is_refused(text in any::<String>()) {
+        if let Some(session) = Session::decode(&text) {
+            prop_assert!(session.created() <= session.last_seen());
+            prop_assert_eq!(Session::decode(&session.encode()), Some(session));
+        }
+    }
+
+    #[test]
+    fn any_json_shaped_plaintext_decodes_or_is_refused(
+        v in 0u8..3, c in any::<u64>(), u in any::<u64>(), entries in entries(),
+    ) {
+        let text = serde_json::json!({ "v": v, "c": c, "u": u, "e": entries }).to_string();
+        let decoded = Session::decode(&text);
+        prop_assert_eq!(decoded.is_some(), v == 1 && c <= u);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_cookie_bytes_are_a_session_or_none(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        thread_local! {
+            static CLIENT: Client = Client::untracked(session_app::rocket_with(common::figment())).unwrap();
+        }
+        let value = String::from_utf8_lossy(&bytes).into_owned();
+        CLIENT.with(|client| {
+            for (name, private) in [("session", false), ("session", true), ("csrf", false)] {
+                let request = client.get("/output");
+                let cookie = Cookie::new(name, value.clone());
+                let request = if private { request.private_cookie(cookie) } else { request.cookie(cookie) };
+                let response = request.dispatch();
+                // A sealed plaintext that decodes is a session without a
+                // name (random bytes never carry one): the login page.
+                prop_assert_eq!(response.status(), Status::SeeOther);
+            }
+            Ok(())
+        })?;
+    }
+}
