@@ -237,7 +237,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
         assert_eq!(focus, "solid");
 
         // Delete the `name` entry with its own button: back to the login page.
-        browser.find(Locator::Css(r#"button[data-key="name"]"#)).await.unwrap().click().await.unwrap();
+        browser.find(Locator::Css(r#"button[name="key"][value="name"]"#)).await.unwrap().click().await.unwrap();
         wait_for_path(&browser, "/").await;
         let labelled = js(&browser, "return document.getElementById('name').labels[0].textContent").await;
         assert_eq!(labelled, "名前:");

@@ -127,7 +127,7 @@ fn output_lists_every_entry_with_a_delete_form() {
     for key in ["name", "logged_in_at"] {
         assert!(
             html.contains(&format!(
-                r#"<input type="hidden" name="key" value="{key}">"#
+                r#"<button type="submit" name="key" value="{key}""#
             )),
             "{key}"
         );

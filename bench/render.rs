@@ -1,0 +1,102 @@
+//! In-process cost per request, without sockets: where an authenticated
+//! `GET /output` spends its time compared with `GET /healthz`.
+//! Run with `cargo bench --bench render`. Instruction-level noise is lower
+//! than with wrk, but it is still wall time on a shared machine.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use rocket::http::{ContentType, Cookie};
+use rocket::local::blocking::Client;
+use session_app::session::Session;
+
+const ROUNDS: u32 = 20_000;
+
+fn per_call(label: &str, mut f: impl FnMut()) -> Duration {
+    for _ in 0..ROUNDS / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..ROUNDS {
+        f();
+    }
+    let each = start.elapsed() / ROUNDS;
+    println!("{label:<40} {:>8.2} µs", each.as_secs_f64() * 1e6);
+    each
+}
+
+fn main() {
+    let figment = rocket::Config::figment()
+        .select("release")
+        .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+        .merge(("log_level", "off"));
+    let client = Client::untracked(session_app::rocket_with(figment)).unwrap();
+
+    // Log in once; keep the sealed cookies.
+    let index = client.get("/").dispatch();
+    let csrf = index.cookies().get("csrf").unwrap().value().to_owned();
+    let html = index.into_string().unwrap();
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker).unwrap() + marker.len();
+    let token = &html[start..start + html[start..].find('"').unwrap()];
+    let login = client
+        .post("/login")
+        .header(ContentType::Form)
+        .cookie(Cookie::new("csrf", csrf.clone()))
+        .body(format!("name=%E5%B1%B1%E7%94%B0&csrf_token={token}"))
+        .dispatch();
+    let session = login.cookies().get("session").unwrap().value().to_owned();
+    drop(login);
+
+    let healthz = per_call("GET /healthz", || {
+        black_box(client.get("/healthz").dispatch().into_bytes());
+    });
+    let output = per_call("GET /output (logged in)", || {
+        let response = client
+            .get("/output")
+            .cookie(Cookie::new("session", session.clone()))
+            .cookie(Cookie::new("csrf", csrf.clone()))
+            .dispatch();
+        assert_eq!(response.status().code, 200);
+        black_box(response.into_bytes());
+    });
+    per_call("GET / (returning visitor)", || {
+        black_box(
+            client
+                .get("/")
+                .cookie(Cookie::new("csrf", csrf.clone()))
+                .dispatch()
+                .into_bytes(),
+        );
+    });
+    let entries = vec![
+        serde_json::json!({"key": "logged_in_at", "value": "2026-11-25T17:00:00Z"}),
+        serde_json::json!({"key": "name", "value": "山田"}),
+    ];
+    per_call("  template: output page render", || {
+        let ctx = rocket_dyn_templates::context! {
+            lang: "ja", csrf: token, notice: Option::<()>::None, name: "山田", entries: &entries,
+        };
+        black_box(rocket_dyn_templates::Template::show(
+            client.rocket(),
+            "output",
+            ctx,
+        ));
+    });
+    per_call("  template: error page render", || {
+        let ctx = rocket_dyn_templates::context! { lang: "ja", csrf: Option::<()>::None, notice: Option::<()>::None, code: 404, message: "error_404" };
+        black_box(rocket_dyn_templates::Template::show(
+            client.rocket(),
+            "error",
+            ctx,
+        ));
+    });
+    let plaintext = Session::start("山田", 0).encode();
+    per_call("  session codec: decode", || {
+        black_box(Session::decode(black_box(&plaintext)));
+    });
+    println!(
+        "extra cost of /output over /healthz: {:.2} µs",
+        (output.as_secs_f64() - healthz.as_secs_f64()) * 1e6
+    );
+}
