@@ -54,8 +54,9 @@ mod defaults {
 pub struct AppConfig {
     /// The session's idle and absolute windows.
     pub expiry: Expiry,
-    /// Whether cookies are marked `Secure` even when Rocket itself speaks plain
-    /// HTTP (a TLS-terminating proxy sits in front).
+    /// Whether cookies are marked `Secure` and `__Host-` prefixed: under
+    /// Rocket's own TLS, or behind a TLS-terminating proxy
+    /// (`session_cookie_secure`).
     pub cookie_secure: bool,
     /// The session cookie's name, `__Host-` prefixed when `cookie_secure`.
     pub session_cookie: String,
@@ -108,15 +109,17 @@ impl AppConfig {
                  (set session_cookie_secure = true to get one)",
             );
         }
-        let prefix = if raw.session_cookie_secure {
-            "__Host-"
-        } else {
-            ""
-        };
+        // Under Rocket's own TLS the cookies are Secure anyway; the prefix then
+        // also keeps a sibling subdomain from planting them.
+        let tls = figment
+            .extract::<rocket::Config>()
+            .is_ok_and(|config| config.tls_enabled());
+        let secure = raw.session_cookie_secure || tls;
+        let prefix = if secure { "__Host-" } else { "" };
 
         Ok(AppConfig {
             expiry: Expiry::new(idle, absolute),
-            cookie_secure: raw.session_cookie_secure,
+            cookie_secure: secure,
             session_cookie: format!("{prefix}{name}"),
             csrf_cookie: format!("{prefix}csrf"),
             fallback_keys: fallback_keys(raw.secret_key_fallbacks)?,
@@ -124,11 +127,15 @@ impl AppConfig {
     }
 }
 
+/// The longest timeout accepted: 400 days, the longest `Max-Age` browsers
+/// honour. It also keeps every timestamp sum far from overflowing.
+pub const MAX_TIMEOUT_SECS: u64 = 400 * 24 * 3600;
+
 fn positive_seconds(key: &str, value: i64) -> Result<Duration, ConfigError> {
     match u64::try_from(value) {
-        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => refuse(format!(
-            "{key} must be a positive number of seconds, not {value}"
+            "{key} must be a number of seconds from 1 to {MAX_TIMEOUT_SECS} (400 days), not {value}"
         )),
     }
 }
@@ -152,15 +159,32 @@ fn check_secret_key(figment: &Figment) -> Result<(), ConfigError> {
     if !key.is_provided() {
         return refuse(format!("no secret key in the release profile: {KEY_HINT}"));
     }
-    match figment.find_value("secret_key") {
-        Ok(Value::String(_, key)) if key.trim() == DEV_SECRET_KEY => refuse(format!(
+    // Compared as keys, so the same key written in hex is refused too.
+    let dev_bytes = decode_key_text(DEV_SECRET_KEY).expect("the development key is valid base64");
+    if key == rocket::config::SecretKey::derive_from(&dev_bytes) {
+        return refuse(format!(
             "the committed development secret key is refused in release: {KEY_HINT}"
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
-/// Parses `secret_key_fallbacks`: a list of base64 keys of 256 bits or more.
+/// A key as Rocket reads `secret_key`: 64 hex digits, or base64.
+fn decode_key_text(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        return text
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+            .collect();
+    }
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// Parses `secret_key_fallbacks`: a list of keys of 256 bits or more, in
+/// base64 or hex like `secret_key`.
 /// Errors name the entry's position, never its value.
 fn fallback_keys(value: Option<Value>) -> Result<Vec<Key>, ConfigError> {
     let entries = match value {
@@ -179,9 +203,8 @@ fn fallback_keys(value: Option<Value>) -> Result<Vec<Key>, ConfigError> {
         .map(|(i, entry)| {
             let bad = |why: &str| ConfigError(format!("secret_key_fallbacks[{i}] {why}"));
             let text = entry.as_str().ok_or_else(|| bad("is not a string"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|_| bad("is not valid base64"))?;
+            let bytes = decode_key_text(text)
+                .ok_or_else(|| bad("is not valid base64 (or 64 hex digits)"))?;
             key_from_bytes(&bytes).ok_or_else(|| bad("is shorter than 256 bits"))
         })
         .collect()
@@ -232,6 +255,15 @@ mod tests {
         assert!(key_from_bytes(&[7; 31]).is_none());
         assert!(key_from_bytes(&[7; 32]).is_some());
         assert!(key_from_bytes(&[7; 64]).is_some());
+    }
+
+    #[test]
+    fn keys_read_like_rockets() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        assert_eq!(decode_key_text(hex).unwrap().len(), 32);
+        assert_eq!(decode_key_text(DEV_SECRET_KEY).unwrap().len(), 32);
+        assert!(decode_key_text("not base64!").is_none());
+        assert!(decode_key_text(&"!".repeat(64)).is_none());
     }
 
     #[test]

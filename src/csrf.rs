@@ -10,7 +10,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use rocket::data::{self, Data, FromData};
 use rocket::form::{Form, FromForm};
-use rocket::http::Status;
+use rocket::http::{CookieJar, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
@@ -28,16 +28,12 @@ impl CsrfToken {
     }
 }
 
-fn config<'r>(req: &'r Request<'_>) -> &'r AppConfig {
-    req.rocket()
-        .state::<AppConfig>()
-        .expect("AppConfig is managed from ignition")
+fn config<'r>(req: &'r Request<'_>) -> Option<&'r AppConfig> {
+    req.rocket().state::<AppConfig>()
 }
 
 /// Opens the token cookie, re-sealing it if a fallback key opened it.
-fn existing(req: &Request<'_>) -> Option<String> {
-    let config = config(req);
-    let jar = req.cookies();
+fn existing(jar: &CookieJar<'_>, config: &AppConfig) -> Option<String> {
     match cookies::open(jar, &config.fallback_keys, &config.csrf_cookie) {
         Opened::Current(token) => Some(token),
         Opened::Fallback(token) => {
@@ -48,25 +44,27 @@ fn existing(req: &Request<'_>) -> Option<String> {
     }
 }
 
+/// Gives this browser a new random token, replacing any old one. Login calls
+/// it, so a token planted or seen before login is worthless after.
+pub fn issue(jar: &CookieJar<'_>, config: &AppConfig) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    cookies::seal(jar, config, &config.csrf_cookie, token.clone(), None);
+    token
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for CsrfToken {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        let token = existing(req).unwrap_or_else(|| {
-            let mut bytes = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut bytes);
-            let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-            let config = config(req);
-            cookies::seal(
-                req.cookies(),
-                config,
-                &config.csrf_cookie,
-                token.clone(),
-                None,
-            );
-            token
-        });
+        // Without managed config the app was built wrong: a 500, not a guess.
+        let Some(config) = config(req) else {
+            return Outcome::Forward(Status::InternalServerError);
+        };
+        let jar = req.cookies();
+        let token = existing(jar, config).unwrap_or_else(|| issue(jar, config));
         Outcome::Success(CsrfToken(token))
     }
 }
@@ -98,7 +96,8 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
             Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
             Outcome::Forward(forward) => return Outcome::Forward(forward),
         };
-        let valid = match (existing(req), form.csrf_token()) {
+        let expected = config(req).and_then(|config| existing(req.cookies(), config));
+        let valid = match (expected, form.csrf_token()) {
             (Some(expected), Some(submitted)) => tokens_match(&expected, submitted),
             _ => false,
         };

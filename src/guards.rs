@@ -9,6 +9,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::config::AppConfig;
 use crate::cookies::{self, Opened};
+use crate::csrf;
 use crate::session::{self, Session, Verdict};
 
 /// The request's session, opened and checked once per request.
@@ -26,7 +27,7 @@ pub struct Sessions<'r> {
 struct Loaded(Option<Session>);
 
 impl<'r> Sessions<'r> {
-    fn of(req: &'r Request<'_>) -> Option<Sessions<'r>> {
+    pub(crate) fn of(req: &'r Request<'_>) -> Option<Sessions<'r>> {
         let config = req.rocket().state::<AppConfig>()?;
         let jar = req.cookies();
         let Loaded(current) = req.local_cache(|| Loaded(open(jar, config)));
@@ -42,9 +43,11 @@ impl<'r> Sessions<'r> {
         self.current.as_ref()
     }
 
-    /// Replaces whatever session there was with a fresh one for `name`.
+    /// Replaces whatever session there was with a fresh one for `name`, and
+    /// the CSRF token with a fresh one too.
     pub fn start(&self, name: &str) {
         self.save(&Session::start(name, session::now()));
+        csrf::issue(self.jar, self.config);
         rocket::info!("session: login");
     }
 

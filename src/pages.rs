@@ -3,12 +3,13 @@
 
 use std::convert::Infallible;
 
-use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{Flash, Redirect};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::csrf::CsrfToken;
+use crate::guards::Sessions;
 use crate::i18n::Lang;
 
 /// A notice shown once on the next page, as a text key (never free text,
@@ -45,6 +46,14 @@ impl Notice {
         }
     }
 
+    fn kind(self) -> &'static str {
+        if self.is_error() {
+            "error"
+        } else {
+            "success"
+        }
+    }
+
     fn is_error(self) -> bool {
         matches!(
             self,
@@ -54,14 +63,25 @@ impl Notice {
 
     /// Redirects to `to`, showing this notice there once.
     pub fn redirect(self, to: Redirect) -> Flash<Redirect> {
-        let kind = if self.is_error() { "error" } else { "success" };
-        Flash::new(to, kind, self.key())
+        Flash::new(to, self.kind(), self.key())
     }
 
-    fn from_key(key: &str) -> Option<Notice> {
-        Notice::ALL.into_iter().find(|notice| notice.key() == key)
+    /// The notice a flash cookie holds, compared whole with what
+    /// [`Notice::redirect`] writes. Rocket's own `FlashMessage` is not used
+    /// to read it: it slices the cookie by a length the client controls,
+    /// and panics when that length splits a multi-byte character.
+    fn from_flash(value: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|notice| {
+            let kind = notice.kind();
+            value
+                .strip_prefix(&format!("{}:{kind}", kind.len()))
+                .is_some_and(|key| key == notice.key())
+        })
     }
 }
+
+/// The cookie Rocket's `Flash` responder writes.
+const FLASH_COOKIE: &str = "_flash";
 
 /// The frame of a page: its language and pending notice.
 pub struct Page {
@@ -121,15 +141,20 @@ impl<'r> FromRequest<'r> for Page {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
-        let flash = req
-            .guard::<Option<FlashMessage<'_>>>()
-            .await
-            .succeeded()
-            .flatten();
-        let notice = flash.and_then(|flash| Notice::from_key(flash.message()));
+        // Opening the session applies its rules on every page: a bad cookie
+        // is removed, an active session renewed.
+        let _ = Sessions::of(req);
+        let jar = req.cookies();
+        let notice = jar
+            .get(FLASH_COOKIE)
+            .map(|cookie| Notice::from_flash(cookie.value()));
+        if notice.is_some() {
+            // Shown once, or never if it was not ours.
+            jar.remove(FLASH_COOKIE);
+        }
         Outcome::Success(Page {
             lang: Lang::of(req),
-            notice,
+            notice: notice.flatten(),
         })
     }
 }
@@ -138,6 +163,22 @@ impl<'r> FromRequest<'r> for Page {
 mod tests {
     use super::*;
     use crate::i18n::Catalog;
+
+    #[test]
+    fn foreign_flash_cookies_are_no_notice() {
+        for value in [
+            "",
+            "1:%E3%81%82x",
+            "1:\u{3042}x",
+            "7:errorflash_name_empty",
+            "7:successflash_name_empty",
+            "99:x",
+            ":",
+        ] {
+            assert_eq!(Notice::from_flash(value), None, "{value:?}");
+        }
+        assert_eq!(Notice::from_flash("5:errorflash_name_empty_"), None);
+    }
 
     #[test]
     fn every_notice_has_a_text() {
@@ -149,7 +190,8 @@ mod tests {
                     "{notice:?} in {lang:?}"
                 );
             }
-            assert_eq!(Notice::from_key(notice.key()), Some(notice));
+            let written = format!("{}:{}{}", notice.kind().len(), notice.kind(), notice.key());
+            assert_eq!(Notice::from_flash(&written), Some(notice));
         }
     }
 }

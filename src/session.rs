@@ -147,11 +147,14 @@ pub enum Verdict {
     Expired(Why),
 }
 
-/// Which window a session outlived.
+/// Why a session is no longer valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
     Idle,
     Absolute,
+    /// Dated after now (beyond the allowed clock skew): a clock that ran
+    /// ahead would otherwise stretch its windows.
+    Future,
 }
 
 impl Why {
@@ -159,9 +162,13 @@ impl Why {
         match self {
             Why::Idle => "idle timeout",
             Why::Absolute => "absolute timeout",
+            Why::Future => "dated in the future",
         }
     }
 }
+
+/// How far ahead of this server's clock another instance's may run.
+const CLOCK_SKEW: Millis = 5 * 60 * 1000;
 
 impl Expiry {
     /// Sessions die `idle` after their last renewal, and `absolute` after
@@ -175,6 +182,9 @@ impl Expiry {
 
     /// Judges `session` at time `now`.
     pub fn check(&self, session: &Session, now: Millis) -> Verdict {
+        if session.last_seen > now.saturating_add(CLOCK_SKEW) {
+            return Verdict::Expired(Why::Future);
+        }
         let age = now.saturating_sub(session.created);
         let idle = now.saturating_sub(session.last_seen);
         if age >= self.absolute {
@@ -189,11 +199,18 @@ impl Expiry {
     }
 
     /// How long a cookie issued at `now` should live in the browser: until
-    /// the first of the two windows closes. Zero if it already has.
+    /// the first of the two windows closes, and never longer than the idle
+    /// timeout. Zero if a window has closed.
     pub fn remaining(&self, session: &Session, now: Millis) -> Duration {
-        let by_idle = (session.last_seen + self.idle).saturating_sub(now);
-        let by_absolute = (session.created + self.absolute).saturating_sub(now);
-        Duration::from_millis(by_idle.min(by_absolute))
+        let by_idle = session
+            .last_seen
+            .saturating_add(self.idle)
+            .saturating_sub(now);
+        let by_absolute = session
+            .created
+            .saturating_add(self.absolute)
+            .saturating_sub(now);
+        Duration::from_millis(by_idle.min(by_absolute).min(self.idle))
     }
 }
 
@@ -280,6 +297,23 @@ mod tests {
         assert_eq!(e.remaining(&s, 0), Duration::from_secs(30 * 60));
         s.touch(8 * 60 * MIN - 10 * MIN);
         assert_eq!(e.remaining(&s, s.last_seen()), Duration::from_secs(10 * 60));
+    }
+
+    #[test]
+    fn sessions_from_the_future_are_refused() {
+        let e = expiry();
+        let now = 1_000 * MIN;
+        let ahead = Session::start("a", now + 4 * MIN);
+        assert_eq!(
+            e.check(&ahead, now),
+            Verdict::Fresh,
+            "within the clock skew"
+        );
+        let far = Session::start("a", now + 6 * MIN);
+        assert_eq!(e.check(&far, now), Verdict::Expired(Why::Future));
+        let absurd = Session::from_parts(u64::MAX, u64::MAX, BTreeMap::new()).unwrap();
+        assert_eq!(e.check(&absurd, now), Verdict::Expired(Why::Future));
+        assert_eq!(e.remaining(&absurd, now), Duration::from_secs(30 * 60));
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use rocket::http::{Cookie, Status};
 use rocket::local::blocking::Client;
-use session_app::session::Session;
+use std::time::Duration;
+
+use session_app::config::MAX_TIMEOUT_SECS;
+use session_app::session::{Expiry, Session, Verdict};
 
 fn entries() -> impl Strategy<Value = BTreeMap<String, String>> {
     let key = "\\PC{1,16}".prop_filter("keys are 1 to 64 bytes", |k| (1..=64).contains(&k.len()));
@@ -18,9 +21,30 @@ fn entries() -> impl Strategy<Value = BTreeMap<String, String>> {
 
 proptest! {
     #[test]
-    fn any_session_round_trips(entries in entries(), created in 0u64..u64::MAX / 2, idle in 0u64..1 << 40) {
-        let session = Session::from_parts(created, created + idle, entries).expect("within the limits");
+    fn any_session_round_trips(
+        entries in entries(),
+        (created, last_seen) in any::<u64>().prop_flat_map(|c| (Just(c), c..=u64::MAX)),
+    ) {
+        let session = Session::from_parts(created, last_seen, entries).expect("within the limits");
         prop_assert_eq!(Session::decode(&session.encode()), Some(session));
+    }
+
+    #[test]
+    fn any_timestamps_are_judged_without_panicking(
+        (created, last_seen) in any::<u64>().prop_flat_map(|c| (Just(c), c..=u64::MAX)),
+        now in any::<u64>(),
+        idle in 1u64..=MAX_TIMEOUT_SECS,
+        extra in 0u64..=MAX_TIMEOUT_SECS,
+    ) {
+        let absolute = (idle + extra).min(MAX_TIMEOUT_SECS);
+        let expiry = Expiry::new(Duration::from_secs(idle.min(absolute)), Duration::from_secs(absolute));
+        let session = Session::from_parts(created, last_seen, BTreeMap::new()).unwrap();
+        let verdict = expiry.check(&session, now);
+        let lifetime = expiry.remaining(&session, now);
+        prop_assert!(lifetime <= Duration::from_secs(idle));
+        if !matches!(verdict, Verdict::Expired(_)) {
+            prop_assert!(lifetime > Duration::ZERO);
+        }
     }
 
     #[test]

@@ -46,6 +46,60 @@ fn release_refuses_the_committed_development_key() {
 }
 
 #[test]
+fn release_refuses_the_development_key_in_hex_too() {
+    let hex = common::as_hex(DEV_SECRET_KEY);
+    let release = common::figment()
+        .select("release")
+        .merge(("secret_key", hex.as_str()));
+    assert!(refusal(release).contains("development"));
+}
+
+#[test]
+fn the_longest_timeouts_still_serve() {
+    let most = session_app::config::MAX_TIMEOUT_SECS;
+    let figment = common::figment()
+        .merge(("session_idle_timeout", most))
+        .merge(("session_absolute_timeout", most));
+    let client = Client::tracked(session_app::rocket_with(figment)).unwrap();
+    let response = common::login(&client, "太郎");
+    assert_eq!(response.status(), rocket::http::Status::SeeOther);
+    let cookie = common::set_cookie(&response, "session").unwrap();
+    assert!(cookie.contains(&format!("Max-Age={most}")), "{cookie}");
+}
+
+#[test]
+fn rockets_own_tls_gives_host_prefixed_secure_cookies() {
+    let tls = figment::value::Dict::from([
+        ("certs".to_owned(), "cert.pem".into()),
+        ("key".to_owned(), "key.pem".into()),
+    ]);
+    let config = AppConfig::from_figment(&common::figment().merge(("tls", tls))).unwrap();
+    assert!(config.cookie_secure);
+    assert_eq!(config.session_cookie, "__Host-session");
+    assert_eq!(config.csrf_cookie, "__Host-csrf");
+}
+
+#[test]
+fn a_malformed_key_stops_the_binary_without_printing_it() {
+    let secret = "not-a-key-but-secret-material-1234567890abc";
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ROCKET_PROFILE", "release")
+        .env("ROCKET_SECRET_KEY", secret)
+        .env("ROCKET_PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let printed = [output.stdout, output.stderr].concat();
+    let printed = String::from_utf8_lossy(&printed);
+    assert!(
+        printed.contains("invalid value for `secret_key`"),
+        "{printed}"
+    );
+    assert!(!printed.contains(secret), "{printed}");
+}
+
+#[test]
 fn release_starts_with_a_key_of_its_own() {
     let release = common::figment()
         .select("release")
@@ -75,21 +129,32 @@ fn the_debug_profile_runs_with_no_set_up() {
 
 #[test]
 fn invalid_settings_refuse_to_start() {
-    let cases: [(&str, figment::value::Value, &str); 7] = [
+    let cases: [(&str, figment::value::Value, &str); 9] = [
+        // "Never" is not a timeout: over 400 days is refused.
+        (
+            "session_idle_timeout",
+            999_999_999_999i64.into(),
+            "from 1 to 34560000",
+        ),
+        (
+            "session_absolute_timeout",
+            (34_560_000i64 + 1).into(),
+            "from 1 to 34560000",
+        ),
         (
             "session_idle_timeout",
             0.into(),
-            "session_idle_timeout must be a positive number",
+            "session_idle_timeout must be a number of seconds from 1",
         ),
         (
             "session_idle_timeout",
             (-5).into(),
-            "session_idle_timeout must be a positive number",
+            "session_idle_timeout must be a number of seconds from 1",
         ),
         (
             "session_absolute_timeout",
             0.into(),
-            "session_absolute_timeout must be a positive number",
+            "session_absolute_timeout must be a number of seconds from 1",
         ),
         (
             "session_idle_timeout",

@@ -99,12 +99,10 @@ fn a_missing_name_field_is_an_empty_name() {
     let client = client();
     let response = post_form(&client, "/login", &[]);
     assert_eq!(location(&response), uri!(routes::index).to_string());
-    let html = client
-        .get(uri!(routes::index))
-        .dispatch()
-        .into_string()
-        .unwrap();
-    assert_eq!(alert_in(&html), Some("名前を入力してください。"));
+    assert_eq!(
+        login_page_alert(&client).as_deref(),
+        Some("名前を入力してください。")
+    );
 }
 
 #[test]

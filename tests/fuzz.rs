@@ -1,5 +1,6 @@
 //! Seeded random requests over HTTP (the local client): methods, paths,
-//! content types, bodies, cookies (truncated, bit-flipped, foreign), and
+//! content types, bodies, cookies (truncated, bit-flipped, foreign, and
+//! flash cookies with lying length prefixes), and
 //! foreign `Origin` headers. None gets a 5xx, and no session is created
 //! without a valid CSRF token.
 
@@ -180,6 +181,10 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
         }
         if let Some(value) = csrf_cookie {
             request = request.cookie(Cookie::new("csrf", value));
+        }
+        if rng.gen_bool(0.2) {
+            let flash = format!("{}:{}", rng.gen_range(0..6), random_text(&mut rng, 8));
+            request = request.cookie(Cookie::new("_flash", flash));
         }
         match rng.gen_range(0..4) {
             0 => request = request.cookie(Cookie::new("session", m.session.clone())),

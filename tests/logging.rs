@@ -13,29 +13,23 @@ use common::{form_body, token_in};
 fn session_events_are_logged_without_secrets() {
     let server = Server::start(&[("ROCKET_SESSION_IDLE_TIMEOUT", "1")]);
     let mut browser = Agent::plain(server.port);
-    let token = token_in(&browser.get("/").unwrap().body).unwrap();
-    let login = |browser: &mut Agent, name: &str| {
-        browser
-            .post(
-                "/login",
-                &form_body(&[("name", name), ("csrf_token", &token)]),
-            )
-            .unwrap()
+    // The current token, as the page's forms carry it (login renews it).
+    let token = |browser: &mut Agent| token_in(&browser.get("/").unwrap().body).unwrap();
+    let mut tokens = Vec::new();
+    let mut post = |browser: &mut Agent, path: &str, fields: &[(&str, &str)]| {
+        let token = token(browser);
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &token));
+        browser.post(path, &form_body(&fields)).unwrap();
+        tokens.push(token);
     };
 
     // Log in, delete a key, log out.
-    login(&mut browser, "太郎");
+    post(&mut browser, "/login", &[("name", "太郎")]);
     let sealed = browser.cookies["session"].clone();
     let csrf_cookie = browser.cookies["csrf"].clone();
-    browser
-        .post(
-            "/session/delete",
-            &form_body(&[("key", "logged_in_at"), ("csrf_token", &token)]),
-        )
-        .unwrap();
-    browser
-        .post("/logout", &form_body(&[("csrf_token", &token)]))
-        .unwrap();
+    post(&mut browser, "/session/delete", &[("key", "logged_in_at")]);
+    post(&mut browser, "/logout", &[]);
 
     // A forged token, a tampered cookie, an expired session.
     browser.post("/logout", "csrf_token=forged").unwrap();
@@ -43,7 +37,7 @@ fn session_events_are_logged_without_secrets() {
         .cookies
         .insert("session".into(), format!("x{sealed}"));
     browser.get("/output").unwrap();
-    login(&mut browser, "花子");
+    post(&mut browser, "/login", &[("name", "花子")]);
     sleep(Duration::from_millis(1100));
     assert_eq!(browser.get("/output").unwrap().status, 303);
 
@@ -61,7 +55,8 @@ fn session_events_are_logged_without_secrets() {
     for secret in [
         sealed.as_str(),
         csrf_cookie.as_str(),
-        token.as_str(),
+        tokens[0].as_str(),
+        tokens[1].as_str(),
         TEST_KEY,
         "太郎",
         "花子",

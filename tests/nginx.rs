@@ -134,10 +134,13 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
     seen.push(("login", upstream(&login)));
     let cookie = browser.cookies["session"].clone();
 
+    // Login issued a new CSRF token; the output page's forms carry it.
+    let mut token = String::new();
     for _ in 0..3 {
         let output = browser.get("/output").unwrap();
         assert_eq!(output.status, 200, "{name} via {}", upstream(&output));
         assert!(output.body.contains(&format!("セッション情報:「{name}」")));
+        token = token_in(&output.body).unwrap();
         seen.push(("output", upstream(&output)));
     }
 

@@ -188,3 +188,67 @@ fn fallbacks_come_from_toml_arrays_and_environment_lists() {
         Ok(())
     });
 }
+
+#[test]
+fn a_fallback_key_may_be_written_in_hex_like_secret_key() {
+    let hex = as_hex(OLD);
+    let (session, _) = cookies_sealed_under(OLD);
+    let client = app(NEW, &[&hex]);
+    let response = client
+        .get(uri!(routes::output))
+        .cookie(Cookie::new("session", session))
+        .dispatch();
+    assert_eq!(response.status(), Status::Ok);
+}
+
+#[test]
+fn the_binary_rotates_keys_configured_by_environment_alone() {
+    use common::server::{Agent, Server};
+
+    // Logged in while OLD was the key.
+    let before = Server::start(&[("ROCKET_SECRET_KEY", OLD)]);
+    let mut browser = Agent::plain(before.port);
+    let token = token_in(&browser.get("/").unwrap().body).unwrap();
+    let login = browser
+        .post(
+            "/login",
+            &form_body(&[("name", "太郎"), ("csrf_token", &token)]),
+        )
+        .unwrap();
+    assert_eq!(login.status, 303);
+    let sealed_under_old = browser.cookies.clone();
+    drop(before);
+
+    // NEW is the key, OLD a fallback: still logged in, both cookies re-sealed.
+    let fallbacks = format!("[\"{OLD}\"]");
+    let during = Server::start(&[
+        ("ROCKET_SECRET_KEY", NEW),
+        ("ROCKET_SECRET_KEY_FALLBACKS", &fallbacks),
+    ]);
+    let mut rotated = Agent::plain(during.port);
+    rotated.cookies = sealed_under_old.clone();
+    let output = rotated.get("/output").unwrap();
+    assert_eq!(output.status, 200);
+    assert!(output.body.contains("セッション情報:「太郎」"));
+    for name in ["session=", "csrf="] {
+        assert!(
+            output.set_cookies().any(|c| c.starts_with(name)),
+            "{name} re-sealed"
+        );
+    }
+    assert_ne!(rotated.cookies, sealed_under_old);
+
+    // OLD dropped: the re-sealed cookies work, the old ones are refused.
+    let after = Server::start(&[
+        ("ROCKET_SECRET_KEY", NEW),
+        ("ROCKET_SECRET_KEY_FALLBACKS", "[]"),
+    ]);
+    rotated = Agent::plain(after.port).with_cookies(rotated.cookies);
+    assert_eq!(rotated.get("/output").unwrap().status, 200);
+    let mut stale = Agent::plain(after.port).with_cookies(sealed_under_old);
+    let refused = stale.get("/output").unwrap();
+    assert_eq!(
+        (refused.status, refused.header("Location")),
+        (303, Some("/"))
+    );
+}

@@ -87,12 +87,24 @@ fn login_is_protected_without_any_session() {
 }
 
 #[test]
-fn the_token_survives_logout_and_login() {
+fn the_token_is_renewed_at_login_and_survives_logout() {
     let client = client();
-    let token = csrf_token(&client);
-    login(&client, "太郎");
+    let before = csrf_token(&client);
+    let response = login(&client, "太郎");
+    assert!(
+        set_cookie(&response, "csrf").is_some(),
+        "a new token at login"
+    );
+    drop(response);
+    let after_login = csrf_token(&client);
+    assert_ne!(after_login, before);
+
+    // The old token no longer works; the new one does, and outlives logout.
+    let stale = post_raw(&client, "/logout", &[("csrf_token", &before)]);
+    assert_eq!(stale.status(), Status::Forbidden);
+    drop(stale);
     post_form(&client, "/logout", &[]);
-    assert_eq!(csrf_token(&client), token);
+    assert_eq!(csrf_token(&client), after_login);
 }
 
 #[test]
@@ -154,6 +166,16 @@ fn tampered_and_junk_cookies_are_no_session_and_are_removed() {
         assert_eq!(location(&response), uri!(routes::index).to_string());
         let removal = set_cookie(&response, "session").expect("the bad cookie is removed");
         assert!(removal.contains("Max-Age=0"), "{removal}");
+        drop(response);
+
+        // Any page removes it, the login page included.
+        let page = fresh
+            .get(uri!(routes::index))
+            .cookie(Cookie::new("session", value.clone()))
+            .dispatch();
+        assert_eq!(page.status(), Status::Ok);
+        let removal = set_cookie(&page, "session").expect("removed by the login page too");
+        assert!(removal.contains("Max-Age=0"), "{removal}");
     }
 }
 
@@ -209,7 +231,8 @@ fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
 
 #[test]
 fn activity_renews_the_idle_window_but_not_on_every_request() {
-    let client = client_with_timeouts(2, 60);
+    // A five-second window: renewal is due after half a second.
+    let client = client_with_timeouts(5, 60);
     login(&client, "太郎");
     let started = session_of(&client).unwrap();
 
@@ -220,25 +243,23 @@ fn activity_renews_the_idle_window_but_not_on_every_request() {
     drop(response);
 
     // Past a tenth of the window: renewed, once.
-    sleep(Duration::from_millis(300));
+    sleep(Duration::from_millis(600));
     let response = client.get(uri!(routes::output)).dispatch();
     let renewed = set_cookie(&response, "session").expect("renewed past a tenth of the window");
-    assert!(renewed.contains("Max-Age=2"), "{renewed}");
+    assert!(renewed.contains("Max-Age=5"), "{renewed}");
     drop(response);
     let session = session_of(&client).unwrap();
     assert_eq!(session.created(), started.created());
-    assert!(session.last_seen() >= started.last_seen() + 300);
+    assert!(session.last_seen() >= started.last_seen() + 600);
     let response = client.get(uri!(routes::output)).dispatch();
     assert!(set_cookie(&response, "session").is_none());
     drop(response);
 
     // Kept active, it outlives the idle timeout.
-    for _ in 0..6 {
-        sleep(Duration::from_millis(400));
-        assert_eq!(
-            client.get(uri!(routes::output)).dispatch().status(),
-            Status::Ok
-        );
+    for _ in 0..7 {
+        sleep(Duration::from_millis(800));
+        let response = client.get(uri!(routes::output)).dispatch();
+        assert_eq!(response.status(), Status::Ok);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod server;
 
+use figment::providers::{Format, Toml};
 use figment::Figment;
 use rocket::http::{ContentType, Status};
 use rocket::local::blocking::{Client, LocalResponse};
@@ -11,8 +12,19 @@ use rocket::uri;
 use session_app::session::Session;
 
 /// Rocket's configuration for tests: `Rocket.toml`'s debug profile, quiet.
+///
+/// Unlike `rocket::Config::figment()` it reads no `ROCKET_*` variable and
+/// no path relative to the working directory: tests that use `figment::Jail`
+/// change both for the whole process while they run.
 pub fn figment() -> Figment {
-    rocket::Config::figment().merge(("log_level", "off"))
+    Figment::from(rocket::Config::default())
+        .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
+        .merge((
+            "template_dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+        ))
+        .merge(("log_level", "off"))
+        .select(rocket::Config::DEBUG_PROFILE)
 }
 
 /// A fresh tracked client with the default settings.
@@ -118,4 +130,19 @@ pub fn alert_in(html: &str) -> Option<&str> {
     let start = html.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
     let end = start + html[start..].find('<')?;
     Some(&html[start..end])
+}
+
+/// The alert the login page shows now, if any (showing it uses it up).
+pub fn login_page_alert(client: &Client) -> Option<String> {
+    let html = client.get(uri!("/")).dispatch().into_string().unwrap();
+    alert_in(&html).map(str::to_owned)
+}
+
+/// A base64 key written as hex digits, the other form Rocket accepts.
+pub fn as_hex(base64_key: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_key)
+        .unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

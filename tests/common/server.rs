@@ -155,6 +155,12 @@ impl Agent {
         })
     }
 
+    /// The same agent, holding `cookies`.
+    pub fn with_cookies(mut self, cookies: BTreeMap<String, String>) -> Agent {
+        self.cookies = cookies;
+        self
+    }
+
     /// Any transport, e.g. TLS.
     pub fn with(
         host: String,
