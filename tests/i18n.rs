@@ -99,3 +99,24 @@ fn forbidden_pages_are_translated() {
         .unwrap()
         .contains("Reload the page and try again."));
 }
+
+#[test]
+fn both_languages_have_the_same_texts() {
+    use figment::providers::{Format, Toml};
+    use std::collections::BTreeMap;
+
+    let read = |file: &str| -> BTreeMap<String, String> {
+        let path = format!("{}/src/i18n/{file}", env!("CARGO_MANIFEST_DIR"));
+        figment::Figment::from(Toml::file(path)).extract().unwrap()
+    };
+    let (ja, en) = (read("ja.toml"), read("en.toml"));
+    let only_ja: Vec<_> = ja.keys().filter(|k| !en.contains_key(*k)).collect();
+    let only_en: Vec<_> = en.keys().filter(|k| !ja.contains_key(*k)).collect();
+    assert!(only_ja.is_empty(), "missing in en.toml: {only_ja:?}");
+    assert!(only_en.is_empty(), "missing in ja.toml: {only_en:?}");
+    assert!(ja.len() > 30);
+
+    // And the app refuses to start with a catalog that differs: it loads.
+    let catalog = session_app::i18n::Catalog::load().expect("the texts load");
+    assert_eq!(catalog.texts(session_app::i18n::Lang::En), &en);
+}
