@@ -53,6 +53,8 @@ login_once() {
   token=$(curl -fs -c "$work/jar" "$base/" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
   curl -fs -b "$work/jar" -c "$work/jar" -o /dev/null --data-urlencode "name=山田太郎" \
     --data-urlencode "csrf_token=$token" "$base/login"
+  # Login issues a new CSRF token: read it back, as the next page would.
+  token=$(curl -fs -b "$work/jar" -c "$work/jar" "$base/" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
   csrf=$(cookie_of csrf); session=$(cookie_of session)
   [ -n "$token" ] && [ -n "$csrf" ] && [ -n "$session" ] || { echo "bench: login failed" >&2; exit 1; }
 }
