@@ -103,11 +103,18 @@ impl AppConfig {
         }
 
         let name = raw.session_cookie_name;
-        if !is_cookie_token(&name) || name.to_ascii_lowercase().starts_with("__host-") {
+        let lower = name.to_ascii_lowercase();
+        if !is_cookie_token(&name) || lower.starts_with("__host-") || lower.starts_with("__secure-")
+        {
             return refuse(
-                "session_cookie_name must be 1-64 letters, digits, '-' or '_', without a __Host- prefix \
-                 (set session_cookie_secure = true to get one)",
+                "session_cookie_name must be 1-64 letters, digits, '-' or '_', without a __Host- or \
+                 __Secure- prefix (set session_cookie_secure = true to get __Host-)",
             );
+        }
+        if ["csrf", "_flash"].contains(&lower.as_str()) {
+            return refuse(format!(
+                "session_cookie_name `{name}` is taken by another of the app's cookies"
+            ));
         }
         // Under Rocket's own TLS the cookies are Secure anyway; the prefix then
         // also keeps a sibling subdomain from planting them.
@@ -122,7 +129,7 @@ impl AppConfig {
             cookie_secure: secure,
             session_cookie: format!("{prefix}{name}"),
             csrf_cookie: format!("{prefix}csrf"),
-            fallback_keys: fallback_keys(raw.secret_key_fallbacks)?,
+            fallback_keys: fallback_keys(raw.secret_key_fallbacks, is_release(figment))?,
         })
     }
 }
@@ -147,10 +154,14 @@ fn is_cookie_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+fn is_release(figment: &Figment) -> bool {
+    figment.profile() == rocket::Config::RELEASE_PROFILE
+}
+
 /// Release builds must bring their own key: Rocket would otherwise refuse
 /// with a long message, and would happily accept the committed one.
 fn check_secret_key(figment: &Figment) -> Result<(), ConfigError> {
-    if figment.profile() != rocket::Config::RELEASE_PROFILE {
+    if !is_release(figment) {
         return Ok(());
     }
     let key: rocket::config::SecretKey = figment
@@ -186,7 +197,8 @@ fn decode_key_text(text: &str) -> Option<Vec<u8>> {
 /// Parses `secret_key_fallbacks`: a list of keys of 256 bits or more, in
 /// base64 or hex like `secret_key`.
 /// Errors name the entry's position, never its value.
-fn fallback_keys(value: Option<Value>) -> Result<Vec<Key>, ConfigError> {
+fn fallback_keys(value: Option<Value>, release: bool) -> Result<Vec<Key>, ConfigError> {
+    let dev_key = decode_key_text(DEV_SECRET_KEY).and_then(|bytes| key_from_bytes(&bytes));
     let entries = match value {
         None => return Ok(Vec::new()),
         Some(Value::Array(_, entries)) => entries,
@@ -205,7 +217,17 @@ fn fallback_keys(value: Option<Value>) -> Result<Vec<Key>, ConfigError> {
             let text = entry.as_str().ok_or_else(|| bad("is not a string"))?;
             let bytes = decode_key_text(text)
                 .ok_or_else(|| bad("is not valid base64 (or 64 hex digits)"))?;
-            key_from_bytes(&bytes).ok_or_else(|| bad("is shorter than 256 bits"))
+            let key = key_from_bytes(&bytes).ok_or_else(|| bad("is shorter than 256 bits"))?;
+            // The development key is public: as a fallback it would let
+            // anyone seal a session the release build accepts.
+            if release
+                && dev_key
+                    .as_ref()
+                    .is_some_and(|dev| dev.master() == key.master())
+            {
+                return Err(bad("is the committed development key, refused in release"));
+            }
+            Ok(key)
         })
         .collect()
 }

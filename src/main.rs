@@ -1,14 +1,21 @@
 use std::process::ExitCode;
 
-/// Serves the app. A refused configuration is explained in one line, and
-/// the process exits with failure instead of Rocket's panic.
+/// Serves the app. Refused settings are explained in a line, and the
+/// process exits with failure instead of Rocket's panic.
 #[rocket::main]
 async fn main() -> ExitCode {
-    // Rocket would report a malformed setting with its value, and the value
-    // may be the secret key: name the setting only.
     if let Err(error) = rocket::Config::figment().extract::<rocket::Config>() {
-        let setting = error.path.join(".");
-        eprintln!("session_app: refusing to start: invalid value for `{setting}` (not shown)");
+        // Rocket would print the offending value, and for `secret_key` the
+        // value is the secret: name that one setting only.
+        let mentions_key = error
+            .clone()
+            .into_iter()
+            .any(|e| e.path.iter().any(|p| p == "secret_key"));
+        if mentions_key {
+            eprintln!("session_app: refusing to start: invalid value for `secret_key` (not shown)");
+        } else {
+            eprintln!("session_app: refusing to start: {error}");
+        }
         return ExitCode::FAILURE;
     }
     match session_app::rocket().launch().await {

@@ -14,6 +14,7 @@ use session_app::session::Expiry;
 use std::time::Duration;
 
 const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 
 fn refusal(figment: Figment) -> String {
     match Client::tracked(session_app::rocket_with(figment.clone())) {
@@ -87,6 +88,7 @@ fn a_malformed_key_stops_the_binary_without_printing_it() {
         .env("ROCKET_PROFILE", "release")
         .env("ROCKET_SECRET_KEY", secret)
         .env("ROCKET_PORT", "0")
+        .env_remove("ROCKET_SECRET_KEY_FALLBACKS")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -129,7 +131,15 @@ fn the_debug_profile_runs_with_no_set_up() {
 
 #[test]
 fn invalid_settings_refuse_to_start() {
-    let cases: [(&str, figment::value::Value, &str); 9] = [
+    let cases: [(&str, figment::value::Value, &str); 12] = [
+        // Names the browser would treat specially, or the app uses already.
+        (
+            "session_cookie_name",
+            "__Secure-s".into(),
+            "session_cookie_name",
+        ),
+        ("session_cookie_name", "csrf".into(), "taken by another"),
+        ("session_cookie_name", "_flash".into(), "taken by another"),
         // "Never" is not a timeout: over 400 days is refused.
         (
             "session_idle_timeout",
@@ -190,10 +200,7 @@ fn environment_variables_configure_everything() {
         jail.set_env("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "600");
         jail.set_env("ROCKET_SESSION_COOKIE_NAME", "sid");
         jail.set_env("ROCKET_SESSION_COOKIE_SECURE", "true");
-        jail.set_env(
-            "ROCKET_SECRET_KEY_FALLBACKS",
-            format!("[\"{DEV_SECRET_KEY}\"]"),
-        );
+        jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{OTHER_KEY}\"]"));
 
         let figment = rocket::Config::figment();
         let rocket_config: rocket::Config = figment.extract()?;
@@ -210,4 +217,93 @@ fn environment_variables_configure_everything() {
         assert_eq!(config.fallback_keys.len(), 1);
         Ok(())
     });
+}
+
+#[test]
+fn release_refuses_the_development_key_as_a_fallback() {
+    let release = common::figment()
+        .select("release")
+        .merge(("secret_key", A_KEY))
+        .merge(("secret_key_fallbacks", [OTHER_KEY, DEV_SECRET_KEY]));
+    let message = refusal(release);
+    assert!(
+        message.contains("secret_key_fallbacks[1]") && message.contains("development"),
+        "{message}"
+    );
+    // In debug it may stay, as during local key-rotation experiments.
+    let debug = common::figment().merge(("secret_key_fallbacks", [DEV_SECRET_KEY]));
+    assert!(AppConfig::from_figment(&debug).is_ok());
+}
+
+/// Runs the binary from the repository with only `env` set; returns its
+/// exit status and everything it printed.
+fn run_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let printed = [output.stdout, output.stderr].concat();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&printed).into_owned(),
+    )
+}
+
+#[test]
+fn the_binary_in_release_refuses_to_start_without_its_own_key() {
+    let (status, printed) = run_binary(&[("ROCKET_PROFILE", "release"), ("ROCKET_PORT", "0")]);
+    assert_eq!(status, Some(1), "{printed}");
+    let line = printed
+        .lines()
+        .find(|l| l.contains("refusing to start"))
+        .expect("a reason");
+    assert!(
+        line.contains("ROCKET_SECRET_KEY") && line.contains("openssl rand -base64 32"),
+        "{line}"
+    );
+
+    let (status, printed) = run_binary(&[
+        ("ROCKET_PROFILE", "release"),
+        ("ROCKET_PORT", "0"),
+        ("ROCKET_SECRET_KEY", DEV_SECRET_KEY),
+    ]);
+    assert_eq!(status, Some(1), "{printed}");
+    assert!(
+        printed.contains("development secret key is refused"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn the_binary_serves_with_no_set_up_in_debug() {
+    use common::server::{free_port, Agent};
+
+    // Nothing but a free port: Rocket.toml's debug profile does the rest.
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("ROCKET_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        if let Ok(page) = Agent::plain(port).get("/") {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("ログインしてください。"));
+    assert!(page.set_cookies().any(|c| c.starts_with("csrf=")));
 }

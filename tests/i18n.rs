@@ -120,3 +120,68 @@ fn both_languages_have_the_same_texts() {
     let catalog = session_app::i18n::Catalog::load().expect("the texts load");
     assert_eq!(catalog.texts(session_app::i18n::Lang::En), &en);
 }
+
+/// Any Hiragana, Katakana, CJK ideograph or full-width punctuation.
+fn japanese_in(html: &str) -> Option<char> {
+    html.chars()
+        .find(|c| matches!(*c as u32, 0x3000..=0x30FF | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF))
+}
+
+#[test]
+fn nothing_japanese_is_left_on_english_pages() {
+    let client = client();
+    let en = Some("en-US,en;q=0.9");
+    let check = |client: &Client, path: &str| {
+        let (_, html) = page(client, path, en);
+        assert_eq!(japanese_in(&html), None, "{path}: {html}");
+        html
+    };
+
+    // Every notice, each on the page it leads to.
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let notices: [(&str, Fields<'_>, &str); 5] = [
+        ("/login", &[("name", "")], "Please enter a name."),
+        (
+            "/login",
+            &[("name", &"x".repeat(101))],
+            "at most 100 characters",
+        ),
+        ("/login", &[("name", "a\u{1}b")], "control characters"),
+        ("/session/delete", &[("key", "nope")], "no such entry"),
+        ("/logout", &[], "You have logged out."),
+    ];
+    for (path, fields, text) in notices {
+        post_form(&client, path, fields);
+        let html = check(&client, "/");
+        assert!(html.contains(text), "{path} {fields:?}: {html}");
+    }
+    login(&client, "Taro");
+    post_form(&client, "/session/delete", &[("key", "logged_in_at")]);
+    assert!(check(&client, "/output").contains("Deleted one entry"));
+
+    // Every page and error page.
+    for path in ["/", "/output", "/logout", "/nope"] {
+        check(&client, path);
+    }
+    // Error pages too: forged token, oversize, wrong type, not UTF-8.
+    for (content_type, body) in [
+        (
+            rocket::http::ContentType::Form,
+            b"csrf_token=forged".to_vec(),
+        ),
+        (rocket::http::ContentType::Form, vec![b'a'; 5000]),
+        (rocket::http::ContentType::JSON, b"{}".to_vec()),
+        (rocket::http::ContentType::Form, b"name=\xff".to_vec()),
+    ] {
+        let response = client
+            .post("/login")
+            .header(content_type)
+            .header(Header::new("Accept-Language", "en"))
+            .body(body)
+            .dispatch();
+        assert!(response.status().class().is_client_error());
+        let html = response.into_string().unwrap();
+        assert_eq!(japanese_in(&html), None, "{html}");
+        assert!(html.contains("Back to the start"));
+    }
+}

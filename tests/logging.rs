@@ -11,7 +11,10 @@ use common::{form_body, token_in};
 
 #[test]
 fn session_events_are_logged_without_secrets() {
-    let server = Server::start(&[("ROCKET_SESSION_IDLE_TIMEOUT", "1")]);
+    let server = Server::start(&[
+        ("ROCKET_SESSION_IDLE_TIMEOUT", "1"),
+        ("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "2"),
+    ]);
     let mut browser = Agent::plain(server.port);
     // The current token, as the page's forms carry it (login renews it).
     let token = |browser: &mut Agent| token_in(&browser.get("/").unwrap().body).unwrap();
@@ -41,6 +44,20 @@ fn session_events_are_logged_without_secrets() {
     sleep(Duration::from_millis(1100));
     assert_eq!(browser.get("/output").unwrap().status, 303);
 
+    // A well-sealed cookie of the wrong shape.
+    browser
+        .cookies
+        .insert("session".into(), sealed_under_test_key("session", "{}"));
+    assert_eq!(browser.get("/output").unwrap().status, 303);
+
+    // Kept active, but past the absolute window.
+    post(&mut browser, "/login", &[("name", "花子")]);
+    for _ in 0..6 {
+        sleep(Duration::from_millis(400));
+        browser.get("/output").unwrap();
+    }
+    assert_eq!(browser.get("/output").unwrap().status, 303);
+
     let log = server.output();
     for event in [
         "session: login",
@@ -49,6 +66,8 @@ fn session_events_are_logged_without_secrets() {
         "csrf: refused a POST to /logout",
         "session: cookie rejected: no key opens it",
         "session: expired (idle timeout)",
+        "session: cookie rejected: not a session of this version",
+        "session: expired (absolute timeout)",
     ] {
         assert!(log.contains(event), "missing {event:?} in:\n{log}");
     }
@@ -66,4 +85,17 @@ fn session_events_are_logged_without_secrets() {
             "the log shows a secret or a name: {secret}"
         );
     }
+}
+
+/// `value` sealed as Rocket's private jar does under the test servers' key.
+fn sealed_under_test_key(name: &str, value: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(TEST_KEY)
+        .unwrap();
+    let key = cookie::Key::derive_from(&bytes);
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&key)
+        .add(cookie::Cookie::new(name.to_owned(), value.to_owned()));
+    jar.get(name).unwrap().value().to_owned()
 }

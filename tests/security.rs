@@ -264,6 +264,30 @@ fn activity_renews_the_idle_window_but_not_on_every_request() {
 }
 
 #[test]
+fn with_a_two_second_idle_window_activity_still_renews_it() {
+    let client = client_with_timeouts(2, 60);
+    login(&client, "太郎");
+    let started = session_of(&client).unwrap();
+
+    // A tenth of two seconds is 200 ms: past it, the cookie is re-issued.
+    sleep(Duration::from_millis(300));
+    let response = client.get(uri!(routes::output)).dispatch();
+    let renewed = set_cookie(&response, "session").expect("renewed");
+    assert!(renewed.contains("Max-Age=2"), "{renewed}");
+    drop(response);
+    assert!(session_of(&client).unwrap().last_seen() >= started.last_seen() + 300);
+
+    // A request every half second keeps it alive well past two seconds.
+    for _ in 0..7 {
+        sleep(Duration::from_millis(500));
+        assert_eq!(
+            client.get(uri!(routes::output)).dispatch().status(),
+            Status::Ok
+        );
+    }
+}
+
+#[test]
 fn the_absolute_window_ends_even_an_active_session() {
     let client = client_with_timeouts(1, 2);
     login(&client, "太郎");
@@ -289,6 +313,8 @@ fn sessions_from_long_ago_are_refused_without_waiting() {
         (now - 28_800 * SECOND - 1, now),
         // Started recently, but idle for 30 minutes.
         (now - 1800 * SECOND - 5, now - 1800 * SECOND),
+        // Dated ten minutes ahead: a clock running fast must not stretch it.
+        (now + 600 * SECOND, now + 600 * SECOND),
     ];
     for (created, last_seen) in cases {
         let old = Session::from_parts(created, last_seen, entries.clone()).unwrap();
