@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::{free_port, Agent, Server};
+use common::server::{answers, free_port, wait_until, Server};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -55,16 +55,14 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Agent::plain(port)
-            .get("/status")
-            .map(|r| r.status != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "chromedriver did not answer");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver(child, port)
+        let mut driver = Driver(child, port);
+        wait_until(
+            &mut driver.0,
+            "chromedriver",
+            || answers(port, "/status"),
+            String::new,
+        );
+        driver
     }
 }
 

@@ -278,7 +278,7 @@ fn the_binary_in_release_refuses_to_start_without_its_own_key() {
 
 #[test]
 fn the_binary_serves_with_no_set_up_in_debug() {
-    use common::server::{free_port, Agent};
+    use common::server::{answers, free_port, wait_until, Agent};
 
     // Nothing but a free port: Rocket.toml's debug profile does the rest.
     let port = free_port();
@@ -290,19 +290,16 @@ fn the_binary_serves_with_no_set_up_in_debug() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let page = loop {
-        if let Ok(page) = Agent::plain(port).get("/") {
-            break page;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the app did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    wait_until(
+        &mut child,
+        "the app",
+        || answers(port, "/healthz"),
+        String::new,
+    );
+    let page = Agent::plain(port).get("/");
     let _ = child.kill();
     let _ = child.wait();
+    let page = page.unwrap();
     assert_eq!(page.status, 200);
     assert!(page.body.contains("ログインしてください。"));
     assert!(page.set_cookies().any(|c| c.starts_with("csrf=")));

@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
 
-use common::server::{free_port, Agent, Response, Server};
+use common::server::{answers, free_port, wait_until, Agent, Response, Server};
 use common::{form_body, token_in};
 
 const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
@@ -70,7 +69,7 @@ http {{
         );
         let conf = dir.join("nginx.conf");
         std::fs::write(&conf, config).unwrap();
-        let mut child = Command::new(program)
+        let child = Command::new(program)
             .arg("-p")
             .arg(&dir)
             .arg("-e")
@@ -81,20 +80,15 @@ http {{
             .stderr(Stdio::piped())
             .spawn()
             .expect("nginx starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Agent::plain(port)
-            .get("/healthz")
-            .map(|r| r.status != 200)
-            .unwrap_or(true)
-        {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                panic!("nginx exited with {status}: {log}");
-            }
-            assert!(Instant::now() < deadline, "nginx did not answer");
-            thread::sleep(Duration::from_millis(50));
-        }
-        Nginx { child, port, dir }
+        let mut nginx = Nginx { child, port, dir };
+        let error_log = nginx.dir.join("error.log");
+        wait_until(
+            &mut nginx.child,
+            "nginx",
+            || answers(port, "/healthz"),
+            || std::fs::read_to_string(&error_log).unwrap_or_default(),
+        );
+        nginx
     }
 }
 

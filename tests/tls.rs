@@ -50,11 +50,10 @@ fn over_tls_the_cookies_are_secure() {
     );
 
     let der = cert.der().clone();
-    let server = Server::start_checked(&[("ROCKET_TLS", &tls)], |server| {
-        https(server.port, der.clone())
+    let server = Server::start_checked(&[("ROCKET_TLS", &tls)], |port| {
+        https(port, der.clone())
             .get("/healthz")
-            .map(|r| r.status == 200)
-            .unwrap_or(false)
+            .is_ok_and(|r| r.status == 200)
     });
     let mut browser = https(server.port, cert.der().clone());
 

@@ -32,17 +32,11 @@ impl Server {
     /// Starts the binary in the release profile, configured only through
     /// environment variables, plus `env`; waits until it answers.
     pub fn start(env: &[(&str, &str)]) -> Server {
-        Server::start_checked(env, |server| {
-            let mut agent = Agent::plain(server.port);
-            agent
-                .get("/healthz")
-                .map(|r| r.status == 200)
-                .unwrap_or(false)
-        })
+        Server::start_checked(env, |port| answers(port, "/healthz"))
     }
 
     /// Starts the binary and waits until `ready` says it serves.
-    pub fn start_checked(env: &[(&str, &str)], ready: impl Fn(&Server) -> bool) -> Server {
+    pub fn start_checked(env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -77,18 +71,14 @@ impl Server {
             port,
             output,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ready(&server) {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the app exited with {status}:\n{}", server.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the app did not start:\n{}",
-                server.output()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        // Constructed first, so that a panic while waiting still stops it.
+        let log = server.output.clone();
+        wait_until(
+            &mut server.child,
+            "the app",
+            || ready(port),
+            || log.lock().unwrap().clone(),
+        );
         server
     }
 
@@ -100,6 +90,34 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// Waits up to 30 seconds for `ready`, checking that `child` (called
+/// `what`) is still running; panics with `log()` if it exits or never gets
+/// ready.
+pub fn wait_until(
+    child: &mut Child,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+    log: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited with {status}:\n{}", log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not get ready:\n{}",
+            log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether `GET path` on 127.0.0.1:`port` answers 200 now.
+pub fn answers(port: u16, path: &str) -> bool {
+    Agent::plain(port).get(path).is_ok_and(|r| r.status == 200)
 }
 
 impl Drop for Server {
