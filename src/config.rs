@@ -171,13 +171,17 @@ fn check_secret_key(figment: &Figment) -> Result<(), ConfigError> {
         return refuse(format!("no secret key in the release profile: {KEY_HINT}"));
     }
     // Compared as keys, so the same key written in hex is refused too.
-    let dev_bytes = decode_key_text(DEV_SECRET_KEY).expect("the development key is valid base64");
-    if key == rocket::config::SecretKey::derive_from(&dev_bytes) {
+    if key == rocket::config::SecretKey::derive_from(&dev_key_bytes()) {
         return refuse(format!(
             "the committed development secret key is refused in release: {KEY_HINT}"
         ));
     }
     Ok(())
+}
+
+/// The bytes of [`DEV_SECRET_KEY`].
+fn dev_key_bytes() -> Vec<u8> {
+    decode_key_text(DEV_SECRET_KEY).expect("the development key is valid base64")
 }
 
 /// A key as Rocket reads `secret_key`: 64 hex digits, or base64.
@@ -198,7 +202,7 @@ fn decode_key_text(text: &str) -> Option<Vec<u8>> {
 /// base64 or hex like `secret_key`.
 /// Errors name the entry's position, never its value.
 fn fallback_keys(value: Option<Value>, release: bool) -> Result<Vec<Key>, ConfigError> {
-    let dev_key = decode_key_text(DEV_SECRET_KEY).and_then(|bytes| key_from_bytes(&bytes));
+    let dev_key = key_from_bytes(&dev_key_bytes());
     let entries = match value {
         None => return Ok(Vec::new()),
         Some(Value::Array(_, entries)) => entries,

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 /// process exits with failure instead of Rocket's panic.
 #[rocket::main]
 async fn main() -> ExitCode {
-    if let Err(error) = rocket::Config::figment().extract::<rocket::Config>() {
+    let figment = rocket::Config::figment();
+    if let Err(error) = figment.extract::<rocket::Config>() {
         // Rocket would print the offending value, and for `secret_key` the
         // value is the secret: name that one setting only.
         let mentions_key = error
@@ -18,7 +19,7 @@ async fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    match session_app::rocket().launch().await {
+    match session_app::rocket_with(figment).launch().await {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             let summary = error.pretty_print();

@@ -85,11 +85,7 @@ fn oversize_bodies_are_refused() {
     let token = csrf_token(&client);
     let body = form_body(&[("name", &"あ".repeat(3000)), ("csrf_token", &token)]);
     assert!(body.len() > 4096);
-    let response = client
-        .post(uri!(routes::login))
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch();
+    let response = post_login_body(&client, body);
     assert_error_page(response, Status::PayloadTooLarge);
     assert_unharmed(&client);
 }
@@ -109,21 +105,13 @@ fn non_utf8_and_malformed_forms_are_4xx() {
         (b"=&=&&==".to_vec(), Status::Forbidden),
     ];
     for (body, expected) in refused {
-        let response = client
-            .post(uri!(routes::login))
-            .header(ContentType::Form)
-            .body(&body)
-            .dispatch();
+        let response = post_login_body(&client, &body);
         assert_error_page(response, expected);
     }
     assert_unharmed(&client);
 
     // A stray percent sign is not an encoding error: Rocket keeps it as text.
-    let response = client
-        .post(uri!(routes::login))
-        .header(ContentType::Form)
-        .body(with_token(b"name=%ZZ%"))
-        .dispatch();
+    let response = post_login_body(&client, with_token(b"name=%ZZ%"));
     assert_eq!(location(&response), uri!(routes::output).to_string());
     drop(response);
     assert_eq!(session_of(&client).unwrap().name(), Some("%ZZ%"));
@@ -132,11 +120,7 @@ fn non_utf8_and_malformed_forms_are_4xx() {
     // message, and the session as it was.
     let token = csrf_token(&client);
     let body = [b"name=a&name=b&csrf_token=", token.as_bytes()].concat();
-    let response = client
-        .post(uri!(routes::login))
-        .header(ContentType::Form)
-        .body(body)
-        .dispatch();
+    let response = post_login_body(&client, body);
     assert_eq!(location(&response), uri!(routes::index).to_string());
     drop(response);
     assert_eq!(session_of(&client).unwrap().name(), Some("%ZZ%"));
@@ -209,9 +193,7 @@ fn absurd_headers_and_cookies_are_harmless() {
             .cookie(rocket::http::Cookie::new("_flash", forged))
             .dispatch();
         assert_eq!(response.status(), Status::Ok, "{forged}");
-        assert!(set_cookie(&response, "_flash")
-            .unwrap()
-            .contains("Max-Age=0"));
+        assert_removes(&response, "_flash");
         assert_eq!(alert_in(&response.into_string().unwrap()), None, "{forged}");
     }
 

@@ -6,7 +6,7 @@ pub mod server;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
-use rocket::http::{ContentType, Status};
+use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
 use session_app::session::Session;
@@ -145,4 +145,34 @@ pub fn as_hex(base64_key: &str) -> String {
         .decode(base64_key)
         .unwrap();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Asserts that `response` tells the browser to drop cookie `name`, and
+/// returns that `Set-Cookie` header.
+pub fn assert_removes(response: &LocalResponse<'_>, name: &str) -> String {
+    let removal = set_cookie(response, name).unwrap_or_else(|| panic!("no Set-Cookie for {name}"));
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+    removal
+}
+
+/// `GET /output` carrying `cookie` as sent, besides the client's own.
+pub fn output_with<'c>(client: &'c Client, cookie: Cookie<'static>) -> LocalResponse<'c> {
+    client.get(uri!("/output")).cookie(cookie).dispatch()
+}
+
+/// `GET /output` carrying `cookie`'s value sealed with the app's key.
+pub fn output_with_private<'c>(client: &'c Client, cookie: Cookie<'static>) -> LocalResponse<'c> {
+    client
+        .get(uri!("/output"))
+        .private_cookie(cookie)
+        .dispatch()
+}
+
+/// `POST /login` with `body` sent as a form, exactly as given.
+pub fn post_login_body(client: &Client, body: impl AsRef<[u8]>) -> LocalResponse<'_> {
+    client
+        .post(uri!("/login"))
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
 }
