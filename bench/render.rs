@@ -26,7 +26,7 @@ fn per_call(label: &str, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    let figment = rocket::Config::figment()
+    let figment = session_app::config::figment()
         .select("release")
         .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
         .merge(("log_level", "off"));

@@ -10,13 +10,12 @@ use base64::Engine as _;
 use rand::RngCore;
 use rocket::data::{self, Data, FromData};
 use rocket::form::{Form, FromForm};
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::config::AppConfig;
-use crate::cookies::{self, Opened};
+use crate::session::cookies;
 
 /// The CSRF token of this browser, created on first need. Pages that show a
 /// state-changing form take this guard and put [`CsrfToken::as_str`] in it.
@@ -28,30 +27,11 @@ impl CsrfToken {
     }
 }
 
-fn config<'r>(req: &'r Request<'_>) -> Option<&'r AppConfig> {
-    req.rocket().state::<AppConfig>()
-}
-
-/// Opens the token cookie, re-sealing it if a fallback key opened it.
-fn existing(jar: &CookieJar<'_>, config: &AppConfig) -> Option<String> {
-    match cookies::open(jar, &config.fallback_keys, &config.csrf_cookie) {
-        Opened::Current(token) => Some(token),
-        Opened::Fallback(token) => {
-            cookies::seal(jar, config, &config.csrf_cookie, token.clone(), None);
-            Some(token)
-        }
-        Opened::Missing | Opened::Rejected => None,
-    }
-}
-
-/// Gives this browser a new random token, replacing any old one. Login calls
-/// it, so a token planted or seen before login is worthless after.
-pub fn issue(jar: &CookieJar<'_>, config: &AppConfig) -> String {
+/// A fresh random token: 256 bits, URL-safe base64.
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    cookies::seal(jar, config, &config.csrf_cookie, token.clone(), None);
-    token
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[rocket::async_trait]
@@ -59,12 +39,11 @@ impl<'r> FromRequest<'r> for CsrfToken {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        // Without managed config the app was built wrong: a 500, not a guess.
-        let Some(config) = config(req) else {
-            return Outcome::Forward(Status::InternalServerError);
-        };
-        let jar = req.cookies();
-        let token = existing(jar, config).unwrap_or_else(|| issue(jar, config));
+        let token = cookies::csrf_token(req).unwrap_or_else(|| {
+            let token = new_token();
+            cookies::set_csrf_token(req, token.clone());
+            token
+        });
         Outcome::Success(CsrfToken(token))
     }
 }
@@ -96,7 +75,7 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
             Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
             Outcome::Forward(forward) => return Outcome::Forward(forward),
         };
-        let expected = config(req).and_then(|config| existing(req.cookies(), config));
+        let expected = cookies::csrf_token(req);
         let valid = match (expected, form.csrf_token()) {
             (Some(expected), Some(submitted)) => tokens_match(&expected, submitted),
             _ => false,

@@ -2,12 +2,11 @@
 //! the texts, kept in one file per language (`src/i18n/*.toml`).
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
-use rocket::request::{FromRequest, Outcome, Request};
+use rocket::request::Request;
 use rocket_dyn_templates::handlebars::{
     html_escape, Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext,
     RenderErrorReason,
@@ -71,15 +70,6 @@ impl Lang {
         } else {
             Lang::Ja
         }
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Lang {
-    type Error = Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
-        Outcome::Success(Lang::of(req))
     }
 }
 

@@ -2,14 +2,13 @@
 //! encrypted private cookie, with server-side expiry, CSRF protection, key
 //! rotation and Japanese/English pages.
 //!
-//! [`rocket`] builds the application from Rocket's usual configuration;
-//! [`rocket_with`] takes a figment, for tests and embedding.
+//! [`rocket`] builds the application from its settings ([`config::figment`]);
+//! [`rocket_with`] takes a figment, and [`rocket_at`] a clock as well, for
+//! tests and embedding.
 
 pub mod catchers;
 pub mod config;
-pub mod cookies;
 pub mod csrf;
-pub mod guards;
 pub mod headers;
 pub mod i18n;
 pub mod pages;
@@ -23,16 +22,25 @@ use rocket_dyn_templates::Template;
 
 use crate::config::AppConfig;
 use crate::i18n::Catalog;
+use crate::session::Clock;
 
-/// The application, configured by `Rocket.toml` and `ROCKET_*` variables.
+/// The application, configured by its defaults, `Rocket.toml` and
+/// `ROCKET_*` variables (see [`config::figment`]).
 pub fn rocket() -> Rocket<Build> {
-    rocket_with(rocket::Config::figment())
+    rocket_with(config::figment())
 }
 
-/// The application, configured by `figment`. Ignition fails, with one line
+/// The application, configured by `figment` (one built on
+/// [`config::base`]), on the system clock. Ignition fails, with one line
 /// logged, when the settings are invalid (see [`AppConfig::from_figment`]).
 pub fn rocket_with(figment: Figment) -> Rocket<Build> {
+    rocket_at(figment, Clock::system())
+}
+
+/// The application on `clock`: every session rule reads the time from it.
+pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
     rocket::custom(figment)
+        .manage(clock)
         .attach(AdHoc::try_on_ignite(
             "Session settings",
             |rocket| async move {

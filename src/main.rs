@@ -1,25 +1,32 @@
 use std::process::ExitCode;
 
-/// Serves the app. Refused settings are explained in a line, and the
+use rocket::fairing::AdHoc;
+use session_app::config::{self, AppConfig};
+
+/// Serves the app. Refused settings are explained in one line, and the
 /// process exits with failure instead of Rocket's panic.
 #[rocket::main]
 async fn main() -> ExitCode {
-    let figment = rocket::Config::figment();
-    if let Err(error) = figment.extract::<rocket::Config>() {
-        // Rocket would print the offending value, and for `secret_key` the
-        // value is the secret: name that one setting only.
-        let mentions_key = error
-            .clone()
-            .into_iter()
-            .any(|e| e.path.iter().any(|p| p == "secret_key"));
-        if mentions_key {
-            eprintln!("session_app: refusing to start: invalid value for `secret_key` (not shown)");
-        } else {
-            eprintln!("session_app: refusing to start: {error}");
-        }
+    let figment = config::figment();
+    if let Err(error) = AppConfig::from_figment(&figment) {
+        eprintln!("session_app: refusing to start: {error}");
         return ExitCode::FAILURE;
     }
-    match session_app::rocket_with(figment).launch().await {
+    // Rocket closes no idle connection: with the usual soft limit of 1,024
+    // open files, one client holding that many would lock everyone out.
+    let open_files = rlimit::increase_nofile_limit(u64::MAX);
+    let app = session_app::rocket_with(figment).attach(AdHoc::on_liftoff(
+        "Open files limit",
+        move |_| {
+            Box::pin(async move {
+                match open_files {
+                    Ok(limit) => rocket::info!("open files limit: {limit}"),
+                    Err(e) => rocket::warn!("open files limit not raised: {e}"),
+                }
+            })
+        },
+    ));
+    match app.launch().await {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             let summary = error.pretty_print();

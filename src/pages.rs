@@ -4,16 +4,20 @@
 use std::convert::Infallible;
 
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::{Flash, Redirect};
+use rocket::response::{self, Redirect, Responder};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::csrf::CsrfToken;
-use crate::guards::Sessions;
 use crate::i18n::Lang;
+use crate::session::{cookies, RequestSession};
 
-/// A notice shown once on the next page, as a text key (never free text,
-/// since the flash cookie is not encrypted).
+/// The templates the app renders (`templates/NAME.html.hbs`); the app
+/// refuses to start without any of them.
+pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logout", "error"];
+
+/// A notice shown once on the next page, kept as its text key (never free
+/// text: the notice cookie is not encrypted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     NameEmpty,
@@ -46,14 +50,6 @@ impl Notice {
         }
     }
 
-    fn kind(self) -> &'static str {
-        if self.is_error() {
-            "error"
-        } else {
-            "success"
-        }
-    }
-
     fn is_error(self) -> bool {
         matches!(
             self,
@@ -62,26 +58,28 @@ impl Notice {
     }
 
     /// Redirects to `to`, showing this notice there once.
-    pub fn redirect(self, to: Redirect) -> Flash<Redirect> {
-        Flash::new(to, self.kind(), self.key())
+    pub fn redirect(self, to: Redirect) -> NoticeRedirect {
+        NoticeRedirect { notice: self, to }
     }
 
-    /// The notice a flash cookie holds, compared whole with what
-    /// [`Notice::redirect`] writes. Rocket's own `FlashMessage` is not used
-    /// to read it: it slices the cookie by a length the client controls,
-    /// and panics when that length splits a multi-byte character.
-    fn from_flash(value: &str) -> Option<Notice> {
-        Notice::ALL.into_iter().find(|notice| {
-            let kind = notice.kind();
-            value
-                .strip_prefix(&format!("{}:{kind}", kind.len()))
-                .is_some_and(|key| key == notice.key())
-        })
+    /// The notice a notice cookie holds: only the exact keys the app writes.
+    fn from_key(value: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|notice| notice.key() == value)
     }
 }
 
-/// The cookie Rocket's `Flash` responder writes.
-const FLASH_COOKIE: &str = "_flash";
+/// A redirect that leaves a [`Notice`] for the next page.
+pub struct NoticeRedirect {
+    notice: Notice,
+    to: Redirect,
+}
+
+impl<'r> Responder<'r, 'static> for NoticeRedirect {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        cookies::set_notice(req, self.notice.key());
+        self.to.respond_to(req)
+    }
+}
 
 /// The frame of a page: its language and pending notice.
 pub struct Page {
@@ -141,20 +139,14 @@ impl<'r> FromRequest<'r> for Page {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
-        // Opening the session applies its rules on every page: a bad cookie
-        // is removed, an active session renewed.
-        let _ = Sessions::of(req);
-        let jar = req.cookies();
-        let notice = jar
-            .get(FLASH_COOKIE)
-            .map(|cookie| Notice::from_flash(cookie.value()));
-        if notice.is_some() {
-            // Shown once, or never if it was not ours.
-            jar.remove(FLASH_COOKIE);
-        }
+        // Every page applies the session rules: a dead cookie is removed
+        // and an active session renewed, whatever the page shows.
+        RequestSession::apply_rules(req);
+        // Shown once, or never if it is not one of ours.
+        let notice = cookies::take_notice(req).and_then(|key| Notice::from_key(&key));
         Outcome::Success(Page {
             lang: Lang::of(req),
-            notice: notice.flatten(),
+            notice,
         })
     }
 }
@@ -165,19 +157,19 @@ mod tests {
     use crate::i18n::Catalog;
 
     #[test]
-    fn foreign_flash_cookies_are_no_notice() {
+    fn foreign_notice_cookies_are_no_notice() {
         for value in [
             "",
             "1:%E3%81%82x",
             "1:\u{3042}x",
             "7:errorflash_name_empty",
-            "7:successflash_name_empty",
-            "99:x",
+            "5:errorflash_name_empty",
+            "flash_name_empty_",
+            "FLASH_NAME_EMPTY",
             ":",
         ] {
-            assert_eq!(Notice::from_flash(value), None, "{value:?}");
+            assert_eq!(Notice::from_key(value), None, "{value:?}");
         }
-        assert_eq!(Notice::from_flash("5:errorflash_name_empty_"), None);
     }
 
     #[test]
@@ -190,8 +182,7 @@ mod tests {
                     "{notice:?} in {lang:?}"
                 );
             }
-            let written = format!("{}:{}{}", notice.kind().len(), notice.kind(), notice.key());
-            assert_eq!(Notice::from_flash(&written), Some(notice));
+            assert_eq!(Notice::from_key(notice.key()), Some(notice));
         }
     }
 }

@@ -3,17 +3,22 @@
 
 use rocket::form::FromForm;
 use rocket::http::{ContentType, Header};
-use rocket::response::{Flash, Redirect};
+use rocket::response::Redirect;
 use rocket::{get, post, routes, uri, Responder, Route};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::csrf::{Csrf, CsrfToken, Protected};
-use crate::guards::{LoggedIn, Sessions};
-use crate::pages::{Notice, Page};
+use crate::pages::{Notice, NoticeRedirect, Page};
+use crate::session::{LoggedIn, RequestSession};
 
 /// The longest accepted name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 100;
+
+/// The largest form the app's own pages send: the login form with the
+/// longest name, every character four UTF-8 bytes, each byte
+/// percent-encoded, plus the other fields. `limits.form` must allow it.
+pub const LARGEST_FORM_BYTES: u64 = (MAX_NAME_CHARS * 4 * 3 + 256) as u64;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -90,11 +95,11 @@ pub fn index(page: Page, csrf: CsrfToken) -> Template {
 #[allow(clippy::result_large_err)]
 pub fn login(
     form: Csrf<LoginForm<'_>>,
-    sessions: Sessions<'_>,
-) -> Result<Redirect, Flash<Redirect>> {
+    mut session: RequestSession<'_>,
+) -> Result<Redirect, NoticeRedirect> {
     let name = valid_name(form.0.name.unwrap_or_default())
         .map_err(|notice| notice.redirect(Redirect::to(uri!(index))))?;
-    sessions.start(name);
+    session.start(name);
     Ok(Redirect::to(uri!(output)))
 }
 
@@ -137,25 +142,19 @@ pub fn logout_page_anonymous() -> Redirect {
 }
 
 #[post("/logout", data = "<_form>")]
-pub fn logout(_form: Csrf<LogoutForm<'_>>, sessions: Sessions<'_>) -> Flash<Redirect> {
-    sessions.clear();
+pub fn logout(_form: Csrf<LogoutForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
+    session.clear();
     Notice::LoggedOut.redirect(Redirect::to(uri!(index)))
 }
 
 #[post("/session/delete", data = "<form>")]
-pub fn delete_key(form: Csrf<DeleteForm<'_>>, sessions: Sessions<'_>) -> Flash<Redirect> {
-    let key = form.0.key.unwrap_or_default();
-    let Some(mut session) = sessions.current().cloned() else {
-        return Notice::EntryMissing.redirect(Redirect::to(uri!(index)));
-    };
-    let notice = if session.remove(key) {
-        sessions.save(&session);
-        rocket::info!("session: one key deleted");
+pub fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
+    let notice = if session.remove(form.0.key.unwrap_or_default()) {
         Notice::EntryDeleted
     } else {
         Notice::EntryMissing
     };
-    let next = if session.name().is_some() {
+    let next = if session.is_logged_in() {
         uri!(output)
     } else {
         uri!(index)

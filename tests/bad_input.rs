@@ -54,16 +54,16 @@ fn wrong_methods_get_4xx_pages() {
     let client = client();
     login(&client, "太郎");
     let cases = [
-        (Method::Put, "/login"),
-        (Method::Delete, "/output"),
-        (Method::Patch, "/"),
-        (Method::Get, "/login"),
-        (Method::Get, "/session/delete"),
-        (Method::Post, "/output"),
-        (Method::Post, "/healthz"),
+        (Method::Put, uri!(routes::login)),
+        (Method::Delete, uri!(routes::output)),
+        (Method::Patch, uri!(routes::index)),
+        (Method::Get, uri!(routes::login)),
+        (Method::Get, uri!(routes::delete_key)),
+        (Method::Post, uri!(routes::output)),
+        (Method::Post, uri!(routes::healthz)),
     ];
     for (method, path) in cases {
-        let response = client.req(method, path).dispatch();
+        let response = client.req(method, path.clone()).dispatch();
         assert_eq!(
             response.content_type(),
             Some(ContentType::HTML),
@@ -164,16 +164,14 @@ fn wrong_content_types_are_4xx() {
 fn absurd_headers_and_cookies_are_harmless() {
     let client = client();
     login(&client, "太郎");
+    let cookies = format!("=; ;;; {CSRF_COOKIE}=\u{1}; {FLASH_COOKIE}=9:x");
     let response = client
         .get(uri!(routes::output))
         .header(rocket::http::Header::new(
             "Accept-Language",
             "\u{0}\u{7f};q=;;,,*;q=NaN",
         ))
-        .header(rocket::http::Header::new(
-            "Cookie",
-            "=; ;;; csrf=\u{1}; _flash=9:x",
-        ))
+        .header(rocket::http::Header::new("Cookie", cookies))
         .dispatch();
     assert_eq!(response.status(), Status::Ok);
     drop(response);
@@ -190,10 +188,10 @@ fn absurd_headers_and_cookies_are_harmless() {
     ] {
         let response = client
             .get(uri!(routes::index))
-            .cookie(rocket::http::Cookie::new("_flash", forged))
+            .cookie(rocket::http::Cookie::new(FLASH_COOKIE, forged))
             .dispatch();
         assert_eq!(response.status(), Status::Ok, "{forged}");
-        assert_removes(&response, "_flash");
+        assert_removes(&response, FLASH_COOKIE);
         assert_eq!(alert_in(&response.into_string().unwrap()), None, "{forged}");
     }
 
@@ -201,7 +199,7 @@ fn absurd_headers_and_cookies_are_harmless() {
     let page = client
         .get(uri!(routes::index))
         .cookie(rocket::http::Cookie::new(
-            "_flash",
+            FLASH_COOKIE,
             "5:error<script>alert(1)</script>",
         ))
         .dispatch();

@@ -5,6 +5,9 @@
 
 mod common;
 
+use rocket::uri;
+use session_app::routes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,7 +116,8 @@ async fn path_of(browser: &Client) -> String {
 }
 
 /// Waits (up to ten seconds) for a click's navigation to land on `path`.
-async fn wait_for_path(browser: &Client, path: &str) {
+async fn wait_for_path(browser: &Client, path: rocket::http::uri::Origin<'_>) {
+    let path = path.to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     while path_of(browser).await != path {
         assert!(
@@ -204,11 +208,11 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             .connect(&format!("http://127.0.0.1:{}", driver.1))
             .await
             .expect("a WebDriver session");
-        let base = server.url("/");
+        let base = server.url(uri!(routes::index));
 
         // Log in with a Japanese name.
         log_in(&browser, &base, "山田太郎").await;
-        wait_for_path(&browser, "/output").await;
+        wait_for_path(&browser, uri!(routes::output)).await;
         assert_eq!(text_of(&browser, "h1").await, "セッション情報:「山田太郎」");
         assert_eq!(browser.title().await.unwrap(), "セッション確認");
 
@@ -236,20 +240,20 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
 
         // Delete the `name` entry with its own button: back to the login page.
         browser.find(Locator::Css(r#"button[name="key"][value="name"]"#)).await.unwrap().click().await.unwrap();
-        wait_for_path(&browser, "/").await;
+        wait_for_path(&browser, uri!(routes::index)).await;
         let labelled = js(&browser, "return document.getElementById('name').labels[0].textContent").await;
         assert_eq!(labelled, "名前:");
 
         // Log in again, then log out with the button.
         log_in(&browser, &base, "山田太郎").await;
-        wait_for_path(&browser, "/output").await;
+        wait_for_path(&browser, uri!(routes::output)).await;
         browser.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
-        wait_for_path(&browser, "/").await;
+        wait_for_path(&browser, uri!(routes::index)).await;
         assert_eq!(text_of(&browser, r#"[role="status"]"#).await, "ログアウトしました。");
 
         // The output page now sends the browser back to the login page.
-        browser.goto(&server.url("/output")).await.unwrap();
-        assert_eq!(path_of(&browser).await, "/");
+        browser.goto(&server.url(uri!(routes::output))).await.unwrap();
+        assert_eq!(path_of(&browser).await, uri!(routes::index).to_string());
 
         // An empty name: the alert is visible.
         log_in(&browser, &base, "").await;

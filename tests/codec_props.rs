@@ -3,6 +3,9 @@
 
 mod common;
 
+use rocket::uri;
+use session_app::routes;
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
@@ -10,6 +13,7 @@ use rocket::http::{Cookie, Status};
 use rocket::local::blocking::Client;
 use std::time::Duration;
 
+use common::{CSRF_COOKIE, SESSION_COOKIE};
 use session_app::config::MAX_TIMEOUT_SECS;
 use session_app::session::{Expiry, Session, Verdict};
 
@@ -75,8 +79,8 @@ proptest! {
         }
         let value = String::from_utf8_lossy(&bytes).into_owned();
         CLIENT.with(|client| {
-            for (name, private) in [("session", false), ("session", true), ("csrf", false)] {
-                let request = client.get("/output");
+            for (name, private) in [(SESSION_COOKIE, false), (SESSION_COOKIE, true), (CSRF_COOKIE, false)] {
+                let request = client.get(uri!(routes::output));
                 let cookie = Cookie::new(name, value.clone());
                 let request = if private { request.private_cookie(cookie) } else { request.cookie(cookie) };
                 let response = request.dispatch();

@@ -6,6 +6,10 @@
 
 mod common;
 
+use rocket::uri;
+use session_app::routes;
+
+use common::{secure, CSRF_COOKIE, FLASH_COOKIE, SESSION_COOKIE, TEMPLATES};
 use figment::{Figment, Jail};
 use rocket::error::ErrorKind;
 use rocket::local::blocking::Client;
@@ -22,8 +26,7 @@ fn refusal(figment: Figment) -> String {
         Ok(_) => panic!("ignition must fail"),
     }
     AppConfig::from_figment(&figment)
-        .err()
-        .expect("a refusal")
+        .expect_err("a refusal")
         .to_string()
 }
 
@@ -64,7 +67,7 @@ fn the_longest_timeouts_still_serve() {
     let client = Client::tracked(session_app::rocket_with(figment)).unwrap();
     let response = common::login(&client, "太郎");
     assert_eq!(response.status(), rocket::http::Status::SeeOther);
-    let cookie = common::set_cookie(&response, "session").unwrap();
+    let cookie = common::set_cookie(&response, SESSION_COOKIE).unwrap();
     assert!(cookie.contains(&format!("Max-Age={most}")), "{cookie}");
 }
 
@@ -75,9 +78,9 @@ fn rockets_own_tls_gives_host_prefixed_secure_cookies() {
         ("key".to_owned(), "key.pem".into()),
     ]);
     let config = AppConfig::from_figment(&common::figment().merge(("tls", tls))).unwrap();
-    assert!(config.cookie_secure);
-    assert_eq!(config.session_cookie, "__Host-session");
-    assert_eq!(config.csrf_cookie, "__Host-csrf");
+    assert!(config.cookies.secure);
+    assert_eq!(config.cookies.session, secure(SESSION_COOKIE));
+    assert_eq!(config.cookies.csrf, secure(CSRF_COOKIE));
 }
 
 #[test]
@@ -138,8 +141,16 @@ fn invalid_settings_refuse_to_start() {
             "__Secure-s".into(),
             "session_cookie_name",
         ),
-        ("session_cookie_name", "csrf".into(), "taken by another"),
-        ("session_cookie_name", "_flash".into(), "taken by another"),
+        (
+            "session_cookie_name",
+            CSRF_COOKIE.into(),
+            "taken by another",
+        ),
+        (
+            "session_cookie_name",
+            FLASH_COOKIE.into(),
+            "taken by another",
+        ),
         // "Never" is not a timeout: over 400 days is refused.
         (
             "session_idle_timeout",
@@ -179,7 +190,7 @@ fn invalid_settings_refuse_to_start() {
         ),
         (
             "session_cookie_name",
-            "__Host-session".into(),
+            secure(SESSION_COOKIE).as_str().into(),
             "session_cookie_name",
         ),
     ];
@@ -192,6 +203,7 @@ fn invalid_settings_refuse_to_start() {
 #[test]
 fn environment_variables_configure_everything() {
     Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_TEMPLATE_DIR", TEMPLATES);
         jail.set_env("ROCKET_PROFILE", "release");
         jail.set_env("ROCKET_SECRET_KEY", A_KEY);
         jail.set_env("ROCKET_PORT", "9123");
@@ -202,7 +214,7 @@ fn environment_variables_configure_everything() {
         jail.set_env("ROCKET_SESSION_COOKIE_SECURE", "true");
         jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{OTHER_KEY}\"]"));
 
-        let figment = rocket::Config::figment();
+        let figment = session_app::config::figment();
         let rocket_config: rocket::Config = figment.extract()?;
         assert_eq!(rocket_config.port, 9123);
         assert_eq!(rocket_config.address.to_string(), "0.0.0.0");
@@ -212,9 +224,9 @@ fn environment_variables_configure_everything() {
             config.expiry,
             Expiry::new(Duration::from_secs(60), Duration::from_secs(600))
         );
-        assert_eq!(config.session_cookie, "__Host-sid");
-        assert!(config.cookie_secure);
-        assert_eq!(config.fallback_keys.len(), 1);
+        assert_eq!(config.cookies.session, secure("sid"));
+        assert!(config.cookies.secure);
+        assert_eq!(config.cookies.fallback_keys.len(), 1);
         Ok(())
     });
 }
@@ -293,14 +305,16 @@ fn the_binary_serves_with_no_set_up_in_debug() {
     wait_until(
         &mut child,
         "the app",
-        || answers(port, "/healthz"),
+        || answers(port, uri!(routes::healthz)),
         String::new,
     );
-    let page = Agent::plain(port).get("/");
+    let page = Agent::plain(port).get(uri!(routes::index));
     let _ = child.kill();
     let _ = child.wait();
     let page = page.unwrap();
     assert_eq!(page.status, 200);
     assert!(page.body.contains("ログインしてください。"));
-    assert!(page.set_cookies().any(|c| c.starts_with("csrf=")));
+    assert!(page
+        .set_cookies()
+        .any(|c| c.starts_with(&format!("{CSRF_COOKIE}="))));
 }

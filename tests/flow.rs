@@ -97,7 +97,7 @@ fn bad_names_flash_once_and_log_nobody_in() {
 #[test]
 fn a_missing_name_field_is_an_empty_name() {
     let client = client();
-    let response = post_form(&client, "/login", &[]);
+    let response = post_form(&client, uri!(routes::login), &[]);
     assert_eq!(location(&response), uri!(routes::index).to_string());
     assert_eq!(
         login_page_alert(&client).as_deref(),
@@ -140,10 +140,10 @@ fn logout_clears_the_whole_session() {
     login(&client, "太郎");
 
     // Log out.
-    let response = post_form(&client, "/logout", &[]);
+    let response = post_form(&client, uri!(routes::logout), &[]);
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), uri!(routes::index).to_string());
-    assert_removes(&response, "session");
+    assert_removes(&response, SESSION_COOKIE);
     assert!(session_of(&client).is_none());
 
     // The output page is gone, and the login page says so once.
@@ -166,7 +166,7 @@ fn get_logout_asks_instead_of_logging_out() {
 
     let page = client.get(uri!(routes::logout_page)).dispatch();
     assert_eq!(page.status(), Status::Ok);
-    assert!(set_cookie(&page, "session").is_none());
+    assert!(set_cookie(&page, SESSION_COOKIE).is_none());
     let html = page.into_string().unwrap();
     assert!(html.contains(r#"<form method="post" action="/logout""#));
     assert_eq!(session_of(&client).unwrap().name(), Some("太郎"));
@@ -187,7 +187,7 @@ fn deleting_name_keeps_the_other_entries_but_logs_out() {
     login(&client, "太郎");
 
     // Delete one key.
-    let response = post_form(&client, "/session/delete", &[("key", "name")]);
+    let response = post_form(&client, uri!(routes::delete_key), &[("key", "name")]);
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), uri!(routes::index).to_string());
 
@@ -205,7 +205,11 @@ fn deleting_another_key_keeps_the_user_logged_in() {
     let client = client();
     login(&client, "太郎");
 
-    let response = post_form(&client, "/session/delete", &[("key", "logged_in_at")]);
+    let response = post_form(
+        &client,
+        uri!(routes::delete_key),
+        &[("key", "logged_in_at")],
+    );
     assert_eq!(location(&response), uri!(routes::output).to_string());
     let session = session_of(&client).unwrap();
     assert_eq!(session.name(), Some("太郎"));
@@ -227,7 +231,7 @@ fn deleting_an_unknown_key_is_harmless() {
     let before = session_of(&client).unwrap();
 
     for key in ["nope", "", "../name", "名前"] {
-        let response = post_form(&client, "/session/delete", &[("key", key)]);
+        let response = post_form(&client, uri!(routes::delete_key), &[("key", key)]);
         assert_eq!(response.status(), Status::SeeOther);
         assert_eq!(location(&response), uri!(routes::output).to_string());
     }
@@ -235,7 +239,7 @@ fn deleting_an_unknown_key_is_harmless() {
 
     // Without any session, too.
     let anonymous = common::client();
-    let response = post_form(&anonymous, "/session/delete", &[("key", "name")]);
+    let response = post_form(&anonymous, uri!(routes::delete_key), &[("key", "name")]);
     assert_eq!(location(&response), uri!(routes::index).to_string());
 }
 

@@ -25,8 +25,18 @@ struct Material {
 fn material() -> Material {
     let client = client();
     login(&client, "太郎");
-    let session = client.cookies().get("session").unwrap().value().to_owned();
-    let csrf_cookie = client.cookies().get("csrf").unwrap().value().to_owned();
+    let session = client
+        .cookies()
+        .get(SESSION_COOKIE)
+        .unwrap()
+        .value()
+        .to_owned();
+    let csrf_cookie = client
+        .cookies()
+        .get(CSRF_COOKIE)
+        .unwrap()
+        .value()
+        .to_owned();
     let token = csrf_token(&client);
     Material {
         session,
@@ -180,15 +190,17 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
             request = request.header(Header::new("Origin", pick(&mut rng, &origins).to_string()));
         }
         if let Some(value) = csrf_cookie {
-            request = request.cookie(Cookie::new("csrf", value));
+            request = request.cookie(Cookie::new(CSRF_COOKIE, value));
         }
         if rng.gen_bool(0.2) {
             let flash = format!("{}:{}", rng.gen_range(0..6), random_text(&mut rng, 8));
-            request = request.cookie(Cookie::new("_flash", flash));
+            request = request.cookie(Cookie::new(FLASH_COOKIE, flash));
         }
         match rng.gen_range(0..4) {
-            0 => request = request.cookie(Cookie::new("session", m.session.clone())),
-            1 => request = request.cookie(Cookie::new("session", mutate(&mut rng, &m.session))),
+            0 => request = request.cookie(Cookie::new(SESSION_COOKIE, m.session.clone())),
+            1 => {
+                request = request.cookie(Cookie::new(SESSION_COOKIE, mutate(&mut rng, &m.session)))
+            }
             _ => {}
         }
 
@@ -203,7 +215,7 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
         let created = response
             .headers()
             .get("Set-Cookie")
-            .any(|c| c.starts_with("session=") && !c.contains("Max-Age=0"));
+            .any(|c| c.starts_with(&format!("{SESSION_COOKIE}=")) && !c.contains("Max-Age=0"));
         assert!(
             !created || valid_token,
             "request {i}: {method} {path} set a session without a valid token"

@@ -3,13 +3,18 @@
 mod common;
 
 use common::*;
+use rocket::http::uri::Origin;
 use rocket::http::{Header, Status};
 use rocket::local::blocking::Client;
 use rocket::uri;
 use session_app::routes;
 
-fn page(client: &Client, path: &str, accept_language: Option<&str>) -> (Option<String>, String) {
-    let mut request = client.get(path.to_owned());
+fn page(
+    client: &Client,
+    path: &Origin<'_>,
+    accept_language: Option<&str>,
+) -> (Option<String>, String) {
+    let mut request = client.get(path.to_string());
     if let Some(value) = accept_language {
         request = request.header(Header::new("Accept-Language", value.to_owned()));
     }
@@ -29,7 +34,7 @@ fn the_client_chooses_the_language() {
     ];
     let client = client();
     for (header, lang) in cases {
-        let (vary, html) = page(&client, "/", header);
+        let (vary, html) = page(&client, &uri!(routes::index), header);
         assert!(
             html.contains(&format!(r#"<html lang="{lang}">"#)),
             "{header:?}"
@@ -50,7 +55,7 @@ fn every_page_speaks_english_when_asked() {
     let en = Some("en");
     login(&client, "Taro");
 
-    let (_, output) = page(&client, "/output", en);
+    let (_, output) = page(&client, &uri!(routes::output), en);
     assert!(output.contains("<title>Session check</title>"));
     assert!(
         output.contains("<h1>Session information: “Taro”</h1>"),
@@ -59,15 +64,15 @@ fn every_page_speaks_english_when_asked() {
     assert!(output.contains(">Delete</button>") && output.contains(">Log out</button>"));
     assert!(!output.contains("ログ"));
 
-    let (_, logout) = page(&client, "/logout", en);
+    let (_, logout) = page(&client, &uri!(routes::logout_page), en);
     assert!(logout.contains("Log out?"));
 
-    let (_, missing) = page(&client, "/nope", en);
+    let (_, missing) = page(&client, &uri!("/nope"), en);
     assert!(missing.contains("Page not found.") && missing.contains("Back to the start"));
 
     // Flash messages too.
-    post_form(&client, "/login", &[("name", " ")]);
-    let (_, flashed) = page(&client, "/", en);
+    post_form(&client, uri!(routes::login), &[("name", " ")]);
+    let (_, flashed) = page(&client, &uri!(routes::index), en);
     assert_eq!(alert_in(&flashed), Some("Please enter a name."));
 }
 
@@ -75,8 +80,13 @@ fn every_page_speaks_english_when_asked() {
 fn japanese_pages_carry_no_english_texts() {
     let client = client();
     login(&client, "太郎");
-    for path in ["/", "/output", "/logout", "/nope"] {
-        let (_, html) = page(&client, path, Some("de,ja;q=0.2"));
+    for path in [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+        uri!("/nope"),
+    ] {
+        let (_, html) = page(&client, &path, Some("de,ja;q=0.2"));
         assert!(html.contains(r#"<html lang="ja">"#), "{path}");
         for english in ["Log in", "Log out", "Delete", "Session", "Page not found"] {
             assert!(!html.contains(english), "{path}: {english}");
@@ -131,36 +141,53 @@ fn japanese_in(html: &str) -> Option<char> {
 fn nothing_japanese_is_left_on_english_pages() {
     let client = client();
     let en = Some("en-US,en;q=0.9");
-    let check = |client: &Client, path: &str| {
-        let (_, html) = page(client, path, en);
+    let check = |client: &Client, path: Origin<'_>| {
+        let (_, html) = page(client, &path, en);
         assert_eq!(japanese_in(&html), None, "{path}: {html}");
         html
     };
 
     // Every notice, each on the page it leads to.
     type Fields<'a> = &'a [(&'a str, &'a str)];
-    let notices: [(&str, Fields<'_>, &str); 5] = [
-        ("/login", &[("name", "")], "Please enter a name."),
+    let notices: [(Origin<'static>, Fields<'_>, &str); 5] = [
+        (uri!(routes::login), &[("name", "")], "Please enter a name."),
         (
-            "/login",
+            uri!(routes::login),
             &[("name", &"x".repeat(101))],
             "at most 100 characters",
         ),
-        ("/login", &[("name", "a\u{1}b")], "control characters"),
-        ("/session/delete", &[("key", "nope")], "no such entry"),
-        ("/logout", &[], "You have logged out."),
+        (
+            uri!(routes::login),
+            &[("name", "a\u{1}b")],
+            "control characters",
+        ),
+        (
+            uri!(routes::delete_key),
+            &[("key", "nope")],
+            "no such entry",
+        ),
+        (uri!(routes::logout), &[], "You have logged out."),
     ];
     for (path, fields, text) in notices {
-        post_form(&client, path, fields);
-        let html = check(&client, "/");
+        post_form(&client, path.clone(), fields);
+        let html = check(&client, uri!(routes::index));
         assert!(html.contains(text), "{path} {fields:?}: {html}");
     }
     login(&client, "Taro");
-    post_form(&client, "/session/delete", &[("key", "logged_in_at")]);
-    assert!(check(&client, "/output").contains("Deleted one entry"));
+    post_form(
+        &client,
+        uri!(routes::delete_key),
+        &[("key", "logged_in_at")],
+    );
+    assert!(check(&client, uri!(routes::output)).contains("Deleted one entry"));
 
     // Every page and error page.
-    for path in ["/", "/output", "/logout", "/nope"] {
+    for path in [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+        uri!("/nope"),
+    ] {
         check(&client, path);
     }
     // Error pages too: forged token, oversize, wrong type, not UTF-8.
@@ -174,7 +201,7 @@ fn nothing_japanese_is_left_on_english_pages() {
         (rocket::http::ContentType::Form, b"name=\xff".to_vec()),
     ] {
         let response = client
-            .post("/login")
+            .post(uri!(routes::login))
             .header(content_type)
             .header(Header::new("Accept-Language", "en"))
             .body(body)

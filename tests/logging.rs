@@ -3,23 +3,30 @@
 
 mod common;
 
-use std::thread::sleep;
-use std::time::Duration;
+use rocket::http::uri::Origin;
+use rocket::uri;
+use session_app::routes;
+
+use std::collections::BTreeMap;
 
 use common::server::{Agent, Server, TEST_KEY};
-use common::{form_body, token_in};
+use common::{form_body, token_in, CSRF_COOKIE, SESSION_COOKIE};
+use session_app::session::{Clock, Session};
+
+const SECOND: u64 = 1000;
 
 #[test]
 fn session_events_are_logged_without_secrets() {
     let server = Server::start(&[
-        ("ROCKET_SESSION_IDLE_TIMEOUT", "1"),
-        ("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "2"),
+        ("ROCKET_SESSION_IDLE_TIMEOUT", "60"),
+        ("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "120"),
     ]);
     let mut browser = Agent::plain(server.port);
     // The current token, as the page's forms carry it (login renews it).
-    let token = |browser: &mut Agent| token_in(&browser.get("/").unwrap().body).unwrap();
+    let token =
+        |browser: &mut Agent| token_in(&browser.get(uri!(routes::index)).unwrap().body).unwrap();
     let mut tokens = Vec::new();
-    let mut post = |browser: &mut Agent, path: &str, fields: &[(&str, &str)]| {
+    let mut post = |browser: &mut Agent, path: Origin<'_>, fields: &[(&str, &str)]| {
         let token = token(browser);
         let mut fields = fields.to_vec();
         fields.push(("csrf_token", &token));
@@ -28,35 +35,44 @@ fn session_events_are_logged_without_secrets() {
     };
 
     // Log in, delete a key, log out.
-    post(&mut browser, "/login", &[("name", "太郎")]);
-    let sealed = browser.cookies["session"].clone();
-    let csrf_cookie = browser.cookies["csrf"].clone();
-    post(&mut browser, "/session/delete", &[("key", "logged_in_at")]);
-    post(&mut browser, "/logout", &[]);
+    post(&mut browser, uri!(routes::login), &[("name", "太郎")]);
+    let sealed = browser.cookies[SESSION_COOKIE].clone();
+    let csrf_cookie = browser.cookies[CSRF_COOKIE].clone();
+    post(
+        &mut browser,
+        uri!(routes::delete_key),
+        &[("key", "logged_in_at")],
+    );
+    post(&mut browser, uri!(routes::logout), &[]);
 
     // A forged token, a tampered cookie, an expired session.
-    browser.post("/logout", "csrf_token=forged").unwrap();
+    browser
+        .post(uri!(routes::logout), "csrf_token=forged")
+        .unwrap();
     browser
         .cookies
-        .insert("session".into(), format!("x{sealed}"));
-    browser.get("/output").unwrap();
-    post(&mut browser, "/login", &[("name", "花子")]);
-    sleep(Duration::from_millis(1100));
-    assert_eq!(browser.get("/output").unwrap().status, 303);
+        .insert(SESSION_COOKIE.into(), format!("x{sealed}"));
+    browser.get(uri!(routes::output)).unwrap();
+    let now = Clock::system().now();
+    browser.cookies.insert(
+        SESSION_COOKIE.into(),
+        sealed_session(now - 90 * SECOND, now - 70 * SECOND),
+    );
+    assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
 
     // A well-sealed cookie of the wrong shape.
-    browser
-        .cookies
-        .insert("session".into(), sealed_under_test_key("session", "{}"));
-    assert_eq!(browser.get("/output").unwrap().status, 303);
+    browser.cookies.insert(
+        SESSION_COOKIE.into(),
+        sealed_under_test_key(SESSION_COOKIE, "{}"),
+    );
+    assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
 
-    // Kept active, but past the absolute window.
-    post(&mut browser, "/login", &[("name", "花子")]);
-    for _ in 0..6 {
-        sleep(Duration::from_millis(400));
-        browser.get("/output").unwrap();
-    }
-    assert_eq!(browser.get("/output").unwrap().status, 303);
+    // Active a second ago, but past the absolute window.
+    browser.cookies.insert(
+        SESSION_COOKIE.into(),
+        sealed_session(now - 130 * SECOND, now - SECOND),
+    );
+    assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
 
     let log = server.output();
     for event in [
@@ -85,6 +101,13 @@ fn session_events_are_logged_without_secrets() {
             "the log shows a secret or a name: {secret}"
         );
     }
+}
+
+/// A session for 花子 with these times, sealed under the test key.
+fn sealed_session(created: u64, last_seen: u64) -> String {
+    let entries = BTreeMap::from([("name".to_owned(), "花子".to_owned())]);
+    let session = Session::from_parts(created, last_seen, entries).unwrap();
+    sealed_under_test_key(SESSION_COOKIE, &session.encode())
 }
 
 /// `value` sealed as Rocket's private jar does under the test servers' key.

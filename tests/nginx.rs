@@ -4,13 +4,16 @@
 
 mod common;
 
+use rocket::uri;
+use session_app::routes;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 
 use common::server::{answers, free_port, wait_until, Agent, Response, Server};
-use common::{form_body, token_in};
+use common::{form_body, token_in, SESSION_COOKIE};
 
 const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 const CLIENTS: usize = 24;
@@ -85,7 +88,7 @@ http {{
         wait_until(
             &mut nginx.child,
             "nginx",
-            || answers(port, "/healthz"),
+            || answers(port, uri!(routes::healthz)),
             || std::fs::read_to_string(&error_log).unwrap_or_default(),
         );
         nginx
@@ -110,28 +113,28 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
     let mut browser = Agent::plain(port);
     let mut seen = Vec::new();
 
-    let page = browser.get("/").unwrap();
+    let page = browser.get(uri!(routes::index)).unwrap();
     assert_eq!(page.status, 200);
     seen.push(("index", upstream(&page)));
     let token = token_in(&page.body).unwrap();
 
     let login = browser
         .post(
-            "/login",
+            uri!(routes::login),
             &form_body(&[("name", name), ("csrf_token", &token)]),
         )
         .unwrap();
     assert_eq!(
         (login.status, login.header("Location")),
-        (303, Some("/output"))
+        (303, Some(uri!(routes::output).to_string().as_str()))
     );
     seen.push(("login", upstream(&login)));
-    let cookie = browser.cookies["session"].clone();
+    let cookie = browser.cookies[SESSION_COOKIE].clone();
 
     // Login issued a new CSRF token; the output page's forms carry it.
     let mut token = String::new();
     for _ in 0..3 {
-        let output = browser.get("/output").unwrap();
+        let output = browser.get(uri!(routes::output)).unwrap();
         assert_eq!(output.status, 200, "{name} via {}", upstream(&output));
         assert!(output.body.contains(&format!("セッション情報:「{name}」")));
         token = token_in(&output.body).unwrap();
@@ -139,12 +142,18 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
     }
 
     let logout = browser
-        .post("/logout", &form_body(&[("csrf_token", &token)]))
+        .post(uri!(routes::logout), &form_body(&[("csrf_token", &token)]))
         .unwrap();
-    assert_eq!((logout.status, logout.header("Location")), (303, Some("/")));
+    assert_eq!(
+        (logout.status, logout.header("Location")),
+        (303, Some(uri!(routes::index).to_string().as_str()))
+    );
     seen.push(("logout", upstream(&logout)));
-    let after = browser.get("/output").unwrap();
-    assert_eq!((after.status, after.header("Location")), (303, Some("/")));
+    let after = browser.get(uri!(routes::output)).unwrap();
+    assert_eq!(
+        (after.status, after.header("Location")),
+        (303, Some(uri!(routes::index).to_string().as_str()))
+    );
     (seen, cookie)
 }
 
@@ -195,19 +204,19 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_nginx() {
     let stranger = Server::start(&[("ROCKET_SECRET_KEY", OTHER_KEY)]);
     let cookie = visits[0].1.clone();
     let mut thief = Agent::plain(stranger.port);
-    thief.cookies.insert("session".into(), cookie.clone());
-    let refused = thief.get("/output").unwrap();
+    thief.cookies.insert(SESSION_COOKIE.into(), cookie.clone());
+    let refused = thief.get(uri!(routes::output)).unwrap();
     assert_eq!(
         (refused.status, refused.header("Location")),
-        (303, Some("/"))
+        (303, Some(uri!(routes::index).to_string().as_str()))
     );
     assert!(refused
         .set_cookies()
-        .any(|c| c.starts_with("session=") && c.contains("Max-Age=0")));
+        .any(|c| c.starts_with(&format!("{SESSION_COOKIE}=")) && c.contains("Max-Age=0")));
 
     // While its siblings still accept it (the logout did not revoke it: a
     // stateless cookie lives until it expires, as the README explains).
     let mut replay = Agent::plain(first.port);
-    replay.cookies.insert("session".into(), cookie);
-    assert_eq!(replay.get("/output").unwrap().status, 200);
+    replay.cookies.insert(SESSION_COOKIE.into(), cookie);
+    assert_eq!(replay.get(uri!(routes::output)).unwrap().status, 200);
 }

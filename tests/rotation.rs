@@ -33,7 +33,7 @@ fn cookies_sealed_under(key: &str) -> (String, String) {
     let client = app(key, &[]);
     login(&client, "太郎");
     let sealed = |name| client.cookies().get(name).unwrap().value().to_owned();
-    (sealed("session"), sealed("csrf"))
+    (sealed(SESSION_COOKIE), sealed(CSRF_COOKIE))
 }
 
 #[test]
@@ -42,9 +42,10 @@ fn a_session_under_a_fallback_key_is_accepted_and_resealed() {
         let (session, _) = cookies_sealed_under(old);
         let client = app(NEW, &[OLDER, old]);
 
-        let response = output_with(&client, Cookie::new("session", session.clone()));
+        let response = output_with(&client, Cookie::new(SESSION_COOKIE, session.clone()));
         assert_eq!(response.status(), Status::Ok);
-        let resealed = set_cookie(&response, "session").expect("re-sealed in the same response");
+        let resealed =
+            set_cookie(&response, SESSION_COOKIE).expect("re-sealed in the same response");
         assert!(
             resealed.contains("HttpOnly") && resealed.contains("Max-Age="),
             "{resealed}"
@@ -53,13 +54,18 @@ fn a_session_under_a_fallback_key_is_accepted_and_resealed() {
 
         // The new cookie opens under the current key alone.
         assert_eq!(session_of(&client).unwrap().name(), Some("太郎"));
-        let resealed = client.cookies().get("session").unwrap().value().to_owned();
+        let resealed = client
+            .cookies()
+            .get(SESSION_COOKIE)
+            .unwrap()
+            .value()
+            .to_owned();
         assert_ne!(resealed, session);
         let only_new = app(NEW, &[]);
-        let response = output_with(&only_new, Cookie::new("session", resealed));
+        let response = output_with(&only_new, Cookie::new(SESSION_COOKIE, resealed));
         assert_eq!(response.status(), Status::Ok);
         assert!(
-            set_cookie(&response, "session").is_none(),
+            set_cookie(&response, SESSION_COOKIE).is_none(),
             "nothing left to re-seal"
         );
     }
@@ -72,16 +78,16 @@ fn the_csrf_cookie_rotates_too() {
 
     let page = client
         .get(uri!(routes::index))
-        .cookie(Cookie::new("csrf", csrf.clone()))
+        .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
         .dispatch();
-    assert!(set_cookie(&page, "csrf").is_some(), "re-sealed");
+    assert!(set_cookie(&page, CSRF_COOKIE).is_some(), "re-sealed");
     let token = token_in(&page.into_string().unwrap()).unwrap();
-    assert_ne!(client.cookies().get("csrf").unwrap().value(), csrf);
+    assert_ne!(client.cookies().get(CSRF_COOKIE).unwrap().value(), csrf);
 
     // The same token still works, now under the new key.
     let response = post_raw(
         &client,
-        "/login",
+        uri!(routes::login),
         &[("name", "花子"), ("csrf_token", &token)],
     );
     assert_eq!(location(&response), uri!(routes::output).to_string());
@@ -92,22 +98,22 @@ fn a_retired_key_is_refused_like_any_bad_cookie() {
     let (session, csrf) = cookies_sealed_under(OLD);
     let client = app(NEW, &[]);
 
-    let response = output_with(&client, Cookie::new("session", session));
+    let response = output_with(&client, Cookie::new(SESSION_COOKIE, session));
     assert_eq!(response.status(), Status::SeeOther);
-    assert_removes(&response, "session");
+    assert_removes(&response, SESSION_COOKIE);
     drop(response);
 
     // A token cookie under the retired key is replaced by a new token.
     let page = client
         .get(uri!(routes::index))
-        .cookie(Cookie::new("csrf", csrf.clone()))
+        .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
         .dispatch();
     let token = token_in(&page.into_string().unwrap()).unwrap();
     let client2 = app(OLD, &[]);
     let old_token = token_in(
         &client2
             .get(uri!(routes::index))
-            .cookie(Cookie::new("csrf", csrf))
+            .cookie(Cookie::new(CSRF_COOKIE, csrf))
             .dispatch()
             .into_string()
             .unwrap(),
@@ -141,8 +147,7 @@ fn malformed_fallbacks_refuse_to_start_without_echoing_keys() {
     for (value, expected) in cases {
         let figment = figment().merge(("secret_key_fallbacks", value.clone()));
         let message = AppConfig::from_figment(&figment)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(message.contains(expected), "{value:?}: {message}");
         for secret in [OLD, NEW, short, "not base64!"] {
@@ -157,20 +162,21 @@ fn malformed_fallbacks_refuse_to_start_without_echoing_keys() {
 #[test]
 fn fallbacks_come_from_toml_arrays_and_environment_lists() {
     Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_TEMPLATE_DIR", TEMPLATES);
         jail.create_file(
             "Rocket.toml",
             &format!("[default]\nsecret_key_fallbacks = [\"{OLD}\", \"{OLDER}\"]\n"),
         )?;
-        let config = AppConfig::from_figment(&rocket::Config::figment()).expect("valid");
-        assert_eq!(config.fallback_keys.len(), 2);
+        let config = AppConfig::from_figment(&session_app::config::figment()).expect("valid");
+        assert_eq!(config.cookies.fallback_keys.len(), 2);
 
         jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{NEW}\"]"));
-        let config = AppConfig::from_figment(&rocket::Config::figment()).expect("valid");
-        assert_eq!(config.fallback_keys.len(), 1);
+        let config = AppConfig::from_figment(&session_app::config::figment()).expect("valid");
+        assert_eq!(config.cookies.fallback_keys.len(), 1);
 
         // A lone string is not a list of one-character keys.
         jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", NEW);
-        let refused = AppConfig::from_figment(&rocket::Config::figment())
+        let refused = AppConfig::from_figment(&session_app::config::figment())
             .err()
             .unwrap();
         assert!(refused.to_string().contains("must be a list"));
@@ -183,7 +189,7 @@ fn a_fallback_key_may_be_written_in_hex_like_secret_key() {
     let hex = as_hex(OLD);
     let (session, _) = cookies_sealed_under(OLD);
     let client = app(NEW, &[&hex]);
-    let response = output_with(&client, Cookie::new("session", session));
+    let response = output_with(&client, Cookie::new(SESSION_COOKIE, session));
     assert_eq!(response.status(), Status::Ok);
 }
 
@@ -194,10 +200,10 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
     // Logged in while OLD was the key.
     let before = Server::start(&[("ROCKET_SECRET_KEY", OLD)]);
     let mut browser = Agent::plain(before.port);
-    let token = token_in(&browser.get("/").unwrap().body).unwrap();
+    let token = token_in(&browser.get(uri!(routes::index)).unwrap().body).unwrap();
     let login = browser
         .post(
-            "/login",
+            uri!(routes::login),
             &form_body(&[("name", "太郎"), ("csrf_token", &token)]),
         )
         .unwrap();
@@ -213,12 +219,12 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
     ]);
     let mut rotated = Agent::plain(during.port);
     rotated.cookies = sealed_under_old.clone();
-    let output = rotated.get("/output").unwrap();
+    let output = rotated.get(uri!(routes::output)).unwrap();
     assert_eq!(output.status, 200);
     assert!(output.body.contains("セッション情報:「太郎」"));
-    for name in ["session=", "csrf="] {
+    for name in [format!("{SESSION_COOKIE}="), format!("{CSRF_COOKIE}=")] {
         assert!(
-            output.set_cookies().any(|c| c.starts_with(name)),
+            output.set_cookies().any(|c| c.starts_with(name.as_str())),
             "{name} re-sealed"
         );
     }
@@ -230,11 +236,11 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
         ("ROCKET_SECRET_KEY_FALLBACKS", "[]"),
     ]);
     rotated = Agent::plain(after.port).with_cookies(rotated.cookies);
-    assert_eq!(rotated.get("/output").unwrap().status, 200);
+    assert_eq!(rotated.get(uri!(routes::output)).unwrap().status, 200);
     let mut stale = Agent::plain(after.port).with_cookies(sealed_under_old);
-    let refused = stale.get("/output").unwrap();
+    let refused = stale.get(uri!(routes::output)).unwrap();
     assert_eq!(
         (refused.status, refused.header("Location")),
-        (303, Some("/"))
+        (303, Some(uri!(routes::index).to_string().as_str()))
     );
 }

@@ -14,7 +14,7 @@ fn the_proxy_setting_gives_secure_host_prefixed_cookies() {
     let client = client_with(figment().merge(("session_cookie_secure", true)));
 
     let page = client.get(uri!(routes::index)).dispatch();
-    let csrf = set_cookie(&page, "__Host-csrf").expect("__Host-csrf");
+    let csrf = set_cookie(&page, &secure(CSRF_COOKIE)).expect("the secure CSRF cookie");
     assert!(
         csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"),
         "{csrf}"
@@ -23,15 +23,18 @@ fn the_proxy_setting_gives_secure_host_prefixed_cookies() {
 
     let response = login(&client, "太郎");
     assert_eq!(location(&response), uri!(routes::output).to_string());
-    let cookie = set_cookie(&response, "__Host-session").expect("__Host-session");
+    let cookie = set_cookie(&response, &secure(SESSION_COOKIE)).expect("the secure session cookie");
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
     assert!(!cookie.contains("Domain"));
-    assert!(set_cookie(&response, "session").is_none());
+    assert!(set_cookie(&response, SESSION_COOKIE).is_none());
     drop(response);
 
-    let sealed = client.cookies().get_private("__Host-session").unwrap();
+    let sealed = client
+        .cookies()
+        .get_private(&secure(SESSION_COOKIE))
+        .unwrap();
     assert_eq!(
         Session::decode(sealed.value()).unwrap().name(),
         Some("太郎")
@@ -42,8 +45,8 @@ fn the_proxy_setting_gives_secure_host_prefixed_cookies() {
     );
 
     // Even the removal is Secure, or browsers would ignore it for a __Host- name.
-    let logout = post_form(&client, "/logout", &[]);
-    let removal = set_cookie(&logout, "__Host-session").unwrap();
+    let logout = post_form(&client, uri!(routes::logout), &[]);
+    let removal = set_cookie(&logout, &secure(SESSION_COOKIE)).unwrap();
     assert!(
         removal.contains("Max-Age=0") && removal.contains("Secure"),
         "{removal}"
@@ -58,13 +61,13 @@ fn a_custom_cookie_name_is_prefixed_too() {
             .merge(("session_cookie_name", "sid")),
     );
     let response = login(&client, "太郎");
-    assert!(set_cookie(&response, "__Host-sid").is_some());
+    assert!(set_cookie(&response, &secure("sid")).is_some());
 }
 
 #[test]
 fn without_the_setting_plain_http_cookies_are_not_secure() {
     let client = client();
     let response = login(&client, "太郎");
-    let cookie = set_cookie(&response, "session").unwrap();
+    let cookie = set_cookie(&response, SESSION_COOKIE).unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
 }

@@ -12,7 +12,7 @@ use rocket::http::{Cookie, Status};
 use rocket::local::blocking::Client;
 use rocket::uri;
 use session_app::routes;
-use session_app::session::{self, Session};
+use session_app::session::{Clock, Session};
 
 const SECOND: u64 = 1000;
 
@@ -20,30 +20,29 @@ const SECOND: u64 = 1000;
 fn sealed_session(client: &Client) -> String {
     client
         .cookies()
-        .get("session")
+        .get(SESSION_COOKIE)
         .expect("a session cookie")
         .value()
         .to_owned()
 }
 
-/// A client whose session windows are `idle` and `absolute` seconds.
-fn client_with_timeouts(idle: u64, absolute: u64) -> Client {
-    client_with(
+/// A client whose session windows are `idle` and `absolute` seconds, on a
+/// clock that moves only when told.
+fn client_with_timeouts(idle: u64, absolute: u64) -> (Client, Clock) {
+    client_at(
         figment()
             .merge(("session_idle_timeout", idle))
             .merge(("session_absolute_timeout", absolute)),
     )
 }
 
-fn assert_logged_out(client: &Client) {
-    let response = client.get(uri!(routes::output)).dispatch();
-    assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(location(&response), uri!(routes::index).to_string());
-}
-
 #[test]
 fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
-    for path in ["/login", "/logout", "/session/delete"] {
+    for path in [
+        uri!(routes::login),
+        uri!(routes::logout),
+        uri!(routes::delete_key),
+    ] {
         let client = client();
         login(&client, "太郎");
         let before = sealed_session(&client);
@@ -61,7 +60,7 @@ fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
             ],
         ];
         for fields in attempts {
-            let response = post_raw(&client, path, fields);
+            let response = post_raw(&client, path.clone(), fields);
             assert_eq!(response.status(), Status::Forbidden, "{path} {fields:?}");
             assert_eq!(response.headers().get("Set-Cookie").count(), 0, "{path}");
             assert!(response.into_string().unwrap().contains("403"));
@@ -79,7 +78,7 @@ fn login_is_protected_without_any_session() {
     let attackers_token = csrf_token(&attacker);
     let response = post_raw(
         &victim,
-        "/login",
+        uri!(routes::login),
         &[("name", "攻撃者"), ("csrf_token", &attackers_token)],
     );
     assert_eq!(response.status(), Status::Forbidden);
@@ -92,7 +91,7 @@ fn the_token_is_renewed_at_login_and_survives_logout() {
     let before = csrf_token(&client);
     let response = login(&client, "太郎");
     assert!(
-        set_cookie(&response, "csrf").is_some(),
+        set_cookie(&response, CSRF_COOKIE).is_some(),
         "a new token at login"
     );
     drop(response);
@@ -100,10 +99,10 @@ fn the_token_is_renewed_at_login_and_survives_logout() {
     assert_ne!(after_login, before);
 
     // The old token no longer works; the new one does, and outlives logout.
-    let stale = post_raw(&client, "/logout", &[("csrf_token", &before)]);
+    let stale = post_raw(&client, uri!(routes::logout), &[("csrf_token", &before)]);
     assert_eq!(stale.status(), Status::Forbidden);
     drop(stale);
-    post_form(&client, "/logout", &[]);
+    post_form(&client, uri!(routes::logout), &[]);
     assert_eq!(csrf_token(&client), after_login);
 }
 
@@ -111,7 +110,7 @@ fn the_token_is_renewed_at_login_and_survives_logout() {
 fn cookies_are_private_httponly_lax_and_expire() {
     let client = client();
     let page = client.get(uri!(routes::index)).dispatch();
-    let csrf = set_cookie(&page, "csrf").expect("the token cookie is set");
+    let csrf = set_cookie(&page, CSRF_COOKIE).expect("the token cookie is set");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(csrf.contains(attribute), "{csrf}");
     }
@@ -126,7 +125,7 @@ fn cookies_are_private_httponly_lax_and_expire() {
     drop(page);
 
     let response = login(&client, "太郎");
-    let cookie = set_cookie(&response, "session").expect("the session cookie is set");
+    let cookie = set_cookie(&response, SESSION_COOKIE).expect("the session cookie is set");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
@@ -158,19 +157,19 @@ fn tampered_and_junk_cookies_are_no_session_and_are_removed() {
     ];
     for value in junk {
         let fresh = common::client();
-        let response = output_with(&fresh, Cookie::new("session", value.clone()));
+        let response = output_with(&fresh, Cookie::new(SESSION_COOKIE, value.clone()));
         assert_eq!(response.status(), Status::SeeOther, "{value:.40}");
         assert_eq!(location(&response), uri!(routes::index).to_string());
-        assert_removes(&response, "session");
+        assert_removes(&response, SESSION_COOKIE);
         drop(response);
 
         // Any page removes it, the login page included.
         let page = fresh
             .get(uri!(routes::index))
-            .cookie(Cookie::new("session", value.clone()))
+            .cookie(Cookie::new(SESSION_COOKIE, value.clone()))
             .dispatch();
         assert_eq!(page.status(), Status::Ok);
-        assert_removes(&page, "session");
+        assert_removes(&page, SESSION_COOKIE);
     }
 }
 
@@ -184,15 +183,15 @@ fn well_sealed_cookies_of_the_wrong_shape_are_no_session() {
         r#"{"v":9,"c":1,"u":1,"e":{"name":"x"}}"#,
     ] {
         let client = client();
-        let response = output_with_private(&client, Cookie::new("session", plaintext));
+        let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, plaintext));
         assert_eq!(response.status(), Status::SeeOther, "{plaintext}");
-        assert_removes(&response, "session");
+        assert_removes(&response, SESSION_COOKIE);
     }
 }
 
 #[test]
 fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
-    let client = client_with_timeouts(1, 60);
+    let (client, clock) = client_with_timeouts(1, 60);
     login(&client, "太郎");
     let captured = sealed_session(&client);
     assert_eq!(
@@ -200,16 +199,17 @@ fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
         Status::Ok
     );
 
-    sleep(Duration::from_millis(1100));
+    clock.advance(Duration::from_millis(1100));
 
     // The browser's own copy is refused, and removed.
     let response = client.get(uri!(routes::output)).dispatch();
     assert_eq!(location(&response), uri!(routes::index).to_string());
-    assert_removes(&response, "session");
+    assert_removes(&response, SESSION_COOKIE);
 
     // So is a copy replayed from elsewhere, exactly like no cookie.
-    let thief = client_with_timeouts(1, 60);
-    let replay = output_with(&thief, Cookie::new("session", captured));
+    let (thief, thief_clock) = client_with_timeouts(1, 60);
+    thief_clock.set(clock.now());
+    let replay = output_with(&thief, Cookie::new(SESSION_COOKIE, captured));
     assert_eq!(replay.status(), Status::SeeOther);
     assert_eq!(location(&replay), uri!(routes::index).to_string());
 }
@@ -217,32 +217,33 @@ fn a_captured_cookie_replayed_after_the_idle_window_is_refused() {
 #[test]
 fn activity_renews_the_idle_window_but_not_on_every_request() {
     // A five-second window: renewal is due after half a second.
-    let client = client_with_timeouts(5, 60);
+    let (client, clock) = client_with_timeouts(5, 60);
     login(&client, "太郎");
     let started = session_of(&client).unwrap();
 
     // Straight after login: nothing to renew.
     let response = client.get(uri!(routes::output)).dispatch();
     assert_eq!(response.status(), Status::Ok);
-    assert!(set_cookie(&response, "session").is_none());
+    assert!(set_cookie(&response, SESSION_COOKIE).is_none());
     drop(response);
 
     // Past a tenth of the window: renewed, once.
-    sleep(Duration::from_millis(600));
+    clock.advance(Duration::from_millis(600));
     let response = client.get(uri!(routes::output)).dispatch();
-    let renewed = set_cookie(&response, "session").expect("renewed past a tenth of the window");
+    let renewed =
+        set_cookie(&response, SESSION_COOKIE).expect("renewed past a tenth of the window");
     assert!(renewed.contains("Max-Age=5"), "{renewed}");
     drop(response);
     let session = session_of(&client).unwrap();
     assert_eq!(session.created(), started.created());
     assert!(session.last_seen() >= started.last_seen() + 600);
     let response = client.get(uri!(routes::output)).dispatch();
-    assert!(set_cookie(&response, "session").is_none());
+    assert!(set_cookie(&response, SESSION_COOKIE).is_none());
     drop(response);
 
     // Kept active, it outlives the idle timeout.
     for _ in 0..7 {
-        sleep(Duration::from_millis(800));
+        clock.advance(Duration::from_millis(800));
         let response = client.get(uri!(routes::output)).dispatch();
         assert_eq!(response.status(), Status::Ok);
     }
@@ -250,21 +251,21 @@ fn activity_renews_the_idle_window_but_not_on_every_request() {
 
 #[test]
 fn with_a_two_second_idle_window_activity_still_renews_it() {
-    let client = client_with_timeouts(2, 60);
+    let (client, clock) = client_with_timeouts(2, 60);
     login(&client, "太郎");
     let started = session_of(&client).unwrap();
 
     // A tenth of two seconds is 200 ms: past it, the cookie is re-issued.
-    sleep(Duration::from_millis(300));
+    clock.advance(Duration::from_millis(300));
     let response = client.get(uri!(routes::output)).dispatch();
-    let renewed = set_cookie(&response, "session").expect("renewed");
+    let renewed = set_cookie(&response, SESSION_COOKIE).expect("renewed");
     assert!(renewed.contains("Max-Age=2"), "{renewed}");
     drop(response);
     assert!(session_of(&client).unwrap().last_seen() >= started.last_seen() + 300);
 
     // A request every half second keeps it alive well past two seconds.
     for _ in 0..7 {
-        sleep(Duration::from_millis(500));
+        clock.advance(Duration::from_millis(500));
         assert_eq!(
             client.get(uri!(routes::output)).dispatch().status(),
             Status::Ok
@@ -274,24 +275,43 @@ fn with_a_two_second_idle_window_activity_still_renews_it() {
 
 #[test]
 fn the_absolute_window_ends_even_an_active_session() {
-    let client = client_with_timeouts(1, 2);
+    let (client, clock) = client_with_timeouts(1, 2);
     login(&client, "太郎");
     // Active every 300 ms, so never idle for 1 s...
     for _ in 0..5 {
-        sleep(Duration::from_millis(300));
+        clock.advance(Duration::from_millis(300));
         assert_eq!(
             client.get(uri!(routes::output)).dispatch().status(),
             Status::Ok
         );
     }
     // ...yet gone 2 s after login.
-    sleep(Duration::from_millis(700));
+    clock.advance(Duration::from_millis(500));
+    assert_logged_out(&client);
+}
+
+/// The one test on real time: the system clock, not a manual one, ends an
+/// idle session.
+#[test]
+fn on_the_system_clock_an_idle_session_ends() {
+    let client = client_with(
+        figment()
+            .merge(("session_idle_timeout", 1))
+            .merge(("session_absolute_timeout", 60)),
+    );
+    login(&client, "太郎");
+    assert_eq!(
+        client.get(uri!(routes::output)).dispatch().status(),
+        Status::Ok
+    );
+    sleep(Duration::from_millis(1100));
     assert_logged_out(&client);
 }
 
 #[test]
 fn sessions_from_long_ago_are_refused_without_waiting() {
-    let now = session::now();
+    let clock = Clock::manual_from_now();
+    let now = clock.now();
     let entries = BTreeMap::from([("name".to_owned(), "太郎".to_owned())]);
     let cases = [
         // Last seen just now, but started more than 8 hours ago.
@@ -303,16 +323,18 @@ fn sessions_from_long_ago_are_refused_without_waiting() {
     ];
     for (created, last_seen) in cases {
         let old = Session::from_parts(created, last_seen, entries.clone()).unwrap();
-        let client = client();
-        let response = output_with_private(&client, Cookie::new("session", old.encode()));
+        let (client, client_clock) = client_at(figment());
+        client_clock.set(now);
+        let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, old.encode()));
         assert_eq!(response.status(), Status::SeeOther);
-        assert_removes(&response, "session");
+        assert_removes(&response, SESSION_COOKIE);
     }
 
     // Just inside both windows it is still a session.
     let recent = Session::from_parts(now - 28_000 * SECOND, now - 60 * SECOND, entries).unwrap();
-    let client = client();
-    let response = output_with_private(&client, Cookie::new("session", recent.encode()));
+    let (client, client_clock) = client_at(figment());
+    client_clock.set(now);
+    let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, recent.encode()));
     assert_eq!(response.status(), Status::Ok);
 }
 
@@ -325,7 +347,7 @@ fn every_page_sends_the_security_headers() {
         client.get(uri!(routes::output)).dispatch(),
         client.get(uri!(routes::logout_page)).dispatch(),
         client.get("/no/such/page").dispatch(),
-        post_raw(&client, "/login", &[]),
+        post_raw(&client, uri!(routes::login), &[]),
         client.get(uri!(routes::healthz)).dispatch(),
     ];
     for page in &pages {
@@ -350,8 +372,13 @@ fn every_page_sends_the_security_headers() {
 fn pages_have_no_inline_script_or_style() {
     let client = client();
     login(&client, "太郎");
-    for path in ["/", "/output", "/logout", "/nope"] {
-        let html = client.get(path).dispatch().into_string().unwrap();
+    for path in [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+        uri!("/nope"),
+    ] {
+        let html = client.get(path.clone()).dispatch().into_string().unwrap();
         assert!(!html.contains("<script"), "{path}");
         assert!(!html.contains("style="), "{path}");
         assert!(!html.contains("<style"), "{path}");

@@ -3,12 +3,15 @@
 
 mod common;
 
+use rocket::uri;
+use session_app::routes;
+
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::server::{Agent, Server, Stream};
-use common::{form_body, token_in};
+use common::{form_body, secure, token_in, CSRF_COOKIE, SESSION_COOKIE};
 use rcgen::{generate_simple_self_signed, CertifiedKey};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -52,17 +55,17 @@ fn over_tls_the_cookies_are_secure() {
     let der = cert.der().clone();
     let server = Server::start_checked(&[("ROCKET_TLS", &tls)], |port| {
         https(port, der.clone())
-            .get("/healthz")
+            .get(uri!(routes::healthz))
             .is_ok_and(|r| r.status == 200)
     });
     let mut browser = https(server.port, cert.der().clone());
 
     // The login page sets a Secure token cookie, with the __Host- prefix.
-    let page = browser.get("/").unwrap();
+    let page = browser.get(uri!(routes::index)).unwrap();
     assert_eq!(page.status, 200);
     let csrf = page
         .set_cookies()
-        .find(|c| c.starts_with("__Host-csrf="))
+        .find(|c| c.starts_with(&format!("{}=", secure(CSRF_COOKIE))))
         .expect("csrf cookie")
         .to_owned();
     assert!(
@@ -74,14 +77,14 @@ fn over_tls_the_cookies_are_secure() {
     // Log in: the session cookie is Secure too.
     let response = browser
         .post(
-            "/login",
+            uri!(routes::login),
             &form_body(&[("name", "山田太郎"), ("csrf_token", &token)]),
         )
         .unwrap();
     assert_eq!(response.status, 303);
     let session = response
         .set_cookies()
-        .find(|c| c.starts_with("__Host-session="))
+        .find(|c| c.starts_with(&format!("{}=", secure(SESSION_COOKIE))))
         .expect("session cookie");
     assert!(
         session.contains("Secure")
@@ -90,15 +93,15 @@ fn over_tls_the_cookies_are_secure() {
         "{session}"
     );
 
-    let output = browser.get("/output").unwrap();
+    let output = browser.get(uri!(routes::output)).unwrap();
     assert_eq!(output.status, 200);
     assert!(output.body.contains("セッション情報:「山田太郎」"));
 
     // Plain HTTP on the TLS port gets no page, and the server carries on.
-    if let Ok(response) = Agent::plain(server.port).get("/") {
+    if let Ok(response) = Agent::plain(server.port).get(uri!(routes::index)) {
         assert!(response.status >= 400, "{response:?}");
     }
-    assert_eq!(browser.get("/healthz").unwrap().status, 200);
+    assert_eq!(browser.get(uri!(routes::healthz)).unwrap().status, 200);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,28 +1,37 @@
 //! Helpers shared by the integration tests: a client per test, the login
 //! flow, and reading the session back out of the cookie jar.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
 pub mod server;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
+use rocket::http::uri::Origin;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
-use session_app::session::Session;
+use session_app::routes;
+use session_app::session::{Clock, Session};
+pub use session_app::session::{CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, SESSION_COOKIE};
 
-/// Rocket's configuration for tests: `Rocket.toml`'s debug profile, quiet.
+/// The app's templates, wherever the test runs.
+pub const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+
+/// Cookie `name` as it is named under TLS or `session_cookie_secure`.
+pub fn secure(name: &str) -> String {
+    format!("{HOST_PREFIX}{name}")
+}
+
+/// The app's configuration for tests: its defaults, then `Rocket.toml`'s
+/// debug profile, quiet.
 ///
-/// Unlike `rocket::Config::figment()` it reads no `ROCKET_*` variable and
-/// no path relative to the working directory: tests that use `figment::Jail`
-/// change both for the whole process while they run.
+/// Unlike `session_app::config::figment()` it reads no `ROCKET_*` variable
+/// and no path relative to the working directory: tests that use
+/// `figment::Jail` change both for the whole process while they run.
 pub fn figment() -> Figment {
-    Figment::from(rocket::Config::default())
+    session_app::config::base()
         .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
-        .merge((
-            "template_dir",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
-        ))
+        .merge(("template_dir", TEMPLATES))
         .merge(("log_level", "off"))
         .select(rocket::Config::DEBUG_PROFILE)
 }
@@ -37,6 +46,36 @@ pub fn client_with(figment: Figment) -> Client {
     Client::tracked(session_app::rocket_with(figment)).expect("valid rocket instance")
 }
 
+/// A fresh tracked client with `figment` whose time stands still until the
+/// returned clock is moved.
+pub fn client_at(figment: Figment) -> (Client, Clock) {
+    let clock = Clock::manual_from_now();
+    let rocket = session_app::rocket_at(figment, clock.clone());
+    (
+        Client::tracked(rocket).expect("valid rocket instance"),
+        clock,
+    )
+}
+
+/// The body of `GET uri`, which must answer 200.
+pub fn html(client: &Client, uri: Origin<'_>) -> String {
+    let response = client.get(uri.to_string()).dispatch();
+    assert_eq!(response.status(), Status::Ok, "GET {uri}");
+    response.into_string().unwrap()
+}
+
+/// Asserts that `response` is a `303 See Other` to `to`.
+pub fn assert_redirects_to(response: &LocalResponse<'_>, to: Origin<'_>) {
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(response), to.to_string());
+}
+
+/// Asserts that nobody is logged in: `/output` sends the browser to `/`.
+pub fn assert_logged_out(client: &Client) {
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_redirects_to(&response, uri!(routes::index));
+}
+
 /// Reads the CSRF token out of a page's hidden `csrf_token` field.
 pub fn token_in(html: &str) -> Option<String> {
     let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
@@ -46,7 +85,7 @@ pub fn token_in(html: &str) -> Option<String> {
 
 /// Opens the login page and returns the CSRF token its form carries.
 pub fn csrf_token(client: &Client) -> String {
-    let page = client.get(uri!("/")).dispatch();
+    let page = client.get(uri!(routes::index)).dispatch();
     assert_eq!(page.status(), Status::Ok);
     token_in(&page.into_string().unwrap()).expect("the login form carries a CSRF token")
 }
@@ -54,7 +93,7 @@ pub fn csrf_token(client: &Client) -> String {
 /// Posts `fields` as a form, with the client's CSRF token added.
 pub fn post_form<'c>(
     client: &'c Client,
-    path: &'static str,
+    path: Origin<'static>,
     fields: &[(&str, &str)],
 ) -> LocalResponse<'c> {
     let token = csrf_token(client);
@@ -66,7 +105,7 @@ pub fn post_form<'c>(
 /// Posts `fields` as a form, exactly as given.
 pub fn post_raw<'c>(
     client: &'c Client,
-    path: &'static str,
+    path: Origin<'static>,
     fields: &[(&str, &str)],
 ) -> LocalResponse<'c> {
     client
@@ -98,12 +137,12 @@ fn encode(text: &str) -> String {
 
 /// Logs in as `name` through the form; returns the response to the POST.
 pub fn login<'c>(client: &'c Client, name: &str) -> LocalResponse<'c> {
-    post_form(client, "/login", &[("name", name)])
+    post_form(client, uri!(routes::login), &[("name", name)])
 }
 
 /// The session the client now holds, decrypted with the app's key.
 pub fn session_of(client: &Client) -> Option<Session> {
-    let cookie = client.cookies().get_private("session")?;
+    let cookie = client.cookies().get_private(SESSION_COOKIE)?;
     Session::decode(cookie.value())
 }
 
@@ -134,8 +173,7 @@ pub fn alert_in(html: &str) -> Option<&str> {
 
 /// The alert the login page shows now, if any (showing it uses it up).
 pub fn login_page_alert(client: &Client) -> Option<String> {
-    let html = client.get(uri!("/")).dispatch().into_string().unwrap();
-    alert_in(&html).map(str::to_owned)
+    alert_in(&html(client, uri!(routes::index))).map(str::to_owned)
 }
 
 /// A base64 key written as hex digits, the other form Rocket accepts.
@@ -157,13 +195,13 @@ pub fn assert_removes(response: &LocalResponse<'_>, name: &str) -> String {
 
 /// `GET /output` carrying `cookie` as sent, besides the client's own.
 pub fn output_with<'c>(client: &'c Client, cookie: Cookie<'static>) -> LocalResponse<'c> {
-    client.get(uri!("/output")).cookie(cookie).dispatch()
+    client.get(uri!(routes::output)).cookie(cookie).dispatch()
 }
 
 /// `GET /output` carrying `cookie`'s value sealed with the app's key.
 pub fn output_with_private<'c>(client: &'c Client, cookie: Cookie<'static>) -> LocalResponse<'c> {
     client
-        .get(uri!("/output"))
+        .get(uri!(routes::output))
         .private_cookie(cookie)
         .dispatch()
 }
@@ -171,7 +209,7 @@ pub fn output_with_private<'c>(client: &'c Client, cookie: Cookie<'static>) -> L
 /// `POST /login` with `body` sent as a form, exactly as given.
 pub fn post_login_body(client: &Client, body: impl AsRef<[u8]>) -> LocalResponse<'_> {
     client
-        .post(uri!("/login"))
+        .post(uri!(routes::login))
         .header(ContentType::Form)
         .body(body)
         .dispatch()

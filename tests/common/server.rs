@@ -2,6 +2,7 @@
 //! a cookie jar: for tests that need a real socket (TLS, nginx, a browser).
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -87,7 +88,7 @@ impl Server {
         self.output.lock().unwrap().clone()
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: impl Display) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
@@ -116,7 +117,7 @@ pub fn wait_until(
 }
 
 /// Whether `GET path` on 127.0.0.1:`port` answers 200 now.
-pub fn answers(port: u16, path: &str) -> bool {
+pub fn answers(port: u16, path: impl Display) -> bool {
     Agent::plain(port).get(path).is_ok_and(|r| r.status == 200)
 }
 
@@ -191,13 +192,13 @@ impl Agent {
         }
     }
 
-    pub fn get(&mut self, path: &str) -> io::Result<Response> {
-        self.send("GET", path, None)
+    pub fn get(&mut self, path: impl Display) -> io::Result<Response> {
+        self.send("GET", &path.to_string(), None)
     }
 
     /// Posts a form; `body` must already be URL-encoded.
-    pub fn post(&mut self, path: &str, body: &str) -> io::Result<Response> {
-        self.send("POST", path, Some(body))
+    pub fn post(&mut self, path: impl Display, body: &str) -> io::Result<Response> {
+        self.send("POST", &path.to_string(), Some(body))
     }
 
     pub fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {

@@ -1,0 +1,196 @@
+//! The app's three cookies: their names, their attributes, and sealing and
+//! opening them under the current key and the fallback keys of a rotation.
+//!
+//! - the session: private (encrypted), lives as long as its nearer window;
+//! - the CSRF token: private, lives until the browser closes;
+//! - the one-time notice: a text key the next page shows once.
+//!
+//! All three are `HttpOnly`, `Path=/`, `SameSite=Lax`, and under TLS (or
+//! `session_cookie_secure`) `Secure` with the `__Host-` prefix.
+
+use std::time::Duration;
+
+use cookie::Key;
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::OffsetDateTime;
+use rocket::Request;
+
+use super::Millis;
+use crate::config::AppConfig;
+
+/// The session cookie's default name (`session_cookie_name`).
+pub const SESSION_COOKIE: &str = "session";
+/// The CSRF token cookie's name.
+pub const CSRF_COOKIE: &str = "csrf";
+/// The one-time notice cookie's name.
+pub const FLASH_COOKIE: &str = "_flash";
+/// The prefix browsers accept only on `Secure`, `Path=/` cookies without a
+/// `Domain`: no sibling subdomain can plant such a cookie.
+pub const HOST_PREFIX: &str = "__Host-";
+
+/// The cookies' names and attributes, and the keys that open them.
+#[derive(Debug)]
+pub struct CookieSettings {
+    /// Whether cookies are `Secure` and `__Host-` prefixed.
+    pub secure: bool,
+    /// The session cookie's name, prefixed when `secure`.
+    pub session: String,
+    /// The CSRF token cookie's name, prefixed when `secure`.
+    pub csrf: String,
+    /// The notice cookie's name, prefixed when `secure`.
+    pub flash: String,
+    /// Older keys whose cookies are still accepted, then re-sealed.
+    pub fallback_keys: Vec<Key>,
+}
+
+impl CookieSettings {
+    /// Names the cookies; `session` is the unprefixed session cookie name.
+    pub fn new(session: &str, secure: bool, fallback_keys: Vec<Key>) -> CookieSettings {
+        let prefixed = |name: &str| {
+            if secure {
+                format!("{HOST_PREFIX}{name}")
+            } else {
+                name.to_owned()
+            }
+        };
+        CookieSettings {
+            secure,
+            session: prefixed(session),
+            csrf: prefixed(CSRF_COOKIE),
+            flash: prefixed(FLASH_COOKIE),
+            fallback_keys,
+        }
+    }
+
+    /// `HttpOnly`, `Path=/`, `SameSite=Lax`, and `Secure` when configured (or,
+    /// left unset, when Rocket itself serves TLS: Rocket then adds it).
+    fn attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
+        cookie.set_http_only(true);
+        cookie.set_path("/");
+        cookie.set_same_site(SameSite::Lax);
+        if self.secure {
+            cookie.set_secure(true);
+        }
+        cookie
+    }
+}
+
+/// What was found under a private cookie's name.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Opened {
+    /// No such cookie.
+    Missing,
+    /// Sealed under the current `secret_key`.
+    Current(String),
+    /// Sealed under a fallback key: valid, but it should be re-sealed.
+    Fallback(String),
+    /// Present, but no key we hold opens it (tampered, foreign or retired).
+    Rejected,
+}
+
+/// How long the browser keeps a cookie.
+pub(crate) enum Lifetime {
+    /// Until the browser closes.
+    BrowserSession,
+    /// `max_age` from `now`.
+    For { max_age: Duration, now: Millis },
+}
+
+/// Opens the private cookie `name` under the current key, then under each
+/// fallback key in order.
+pub(crate) fn open(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) -> Opened {
+    if let Some(cookie) = jar.get_private(name) {
+        return Opened::Current(cookie.value().to_owned());
+    }
+    let Some(sealed) = jar.get(name) else {
+        return Opened::Missing;
+    };
+    let mut scratch = cookie::CookieJar::new();
+    settings
+        .fallback_keys
+        .iter()
+        .find_map(|key| scratch.private_mut(key).decrypt(sealed.clone()))
+        .map_or(Opened::Rejected, |cookie| {
+            Opened::Fallback(cookie.value().to_owned())
+        })
+}
+
+/// Seals `value` under the current key as cookie `name`.
+pub(crate) fn seal(
+    jar: &CookieJar<'_>,
+    settings: &CookieSettings,
+    name: &str,
+    value: String,
+    lifetime: Lifetime,
+) {
+    let mut cookie = settings.attributes(Cookie::new(name.to_owned(), value));
+    match lifetime {
+        Lifetime::For { max_age, now } => {
+            let secs = max_age.as_secs_f64().ceil() as i64;
+            cookie.set_max_age(rocket::time::Duration::seconds(secs));
+            let now = OffsetDateTime::from_unix_timestamp((now / 1000) as i64)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            cookie.set_expires(now + rocket::time::Duration::seconds(secs));
+        }
+        Lifetime::BrowserSession => cookie.set_expires(cookie::Expiration::Session),
+    }
+    jar.add_private(cookie);
+}
+
+/// Tells the browser to drop private cookie `name`. The removal carries the
+/// same attributes as the cookie, as browsers require for `__Host-` names.
+pub(crate) fn discard(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) {
+    jar.remove_private(settings.attributes(Cookie::from(name.to_owned())));
+}
+
+fn settings<'r>(req: &'r Request<'_>) -> &'r CookieSettings {
+    &AppConfig::of(req).cookies
+}
+
+/// This browser's CSRF token, if it has a valid one. A token sealed under a
+/// fallback key is re-sealed under the current key in the same response.
+pub fn csrf_token(req: &Request<'_>) -> Option<String> {
+    let settings = settings(req);
+    let jar = req.cookies();
+    match open(jar, settings, &settings.csrf) {
+        Opened::Current(token) => Some(token),
+        Opened::Fallback(token) => {
+            set_csrf_token(req, token.clone());
+            Some(token)
+        }
+        Opened::Missing | Opened::Rejected => None,
+    }
+}
+
+/// Gives this browser `token` as its CSRF token, until the browser closes.
+pub fn set_csrf_token(req: &Request<'_>, token: String) {
+    seal_csrf_token(req.cookies(), settings(req), token);
+}
+
+pub(crate) fn seal_csrf_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
+    seal(
+        jar,
+        settings,
+        &settings.csrf,
+        token,
+        Lifetime::BrowserSession,
+    );
+}
+
+/// Leaves `key` for the next page to show once. The value is a text key,
+/// never free text: the cookie is not encrypted.
+pub fn set_notice(req: &Request<'_>, key: &'static str) {
+    let settings = settings(req);
+    let cookie = settings.attributes(Cookie::new(settings.flash.clone(), key));
+    req.cookies().add(cookie);
+}
+
+/// Takes the pending notice, if the request carries one: the cookie is
+/// removed, so it is shown once (or never, if the caller does not know it).
+pub fn take_notice(req: &Request<'_>) -> Option<String> {
+    let settings = settings(req);
+    let jar = req.cookies();
+    let value = jar.get(&settings.flash)?.value().to_owned();
+    jar.remove(settings.attributes(Cookie::from(settings.flash.clone())));
+    Some(value)
+}

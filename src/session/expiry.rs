@@ -1,0 +1,158 @@
+//! Server-side expiry: the idle and absolute windows every session lives in,
+//! judged by the server's clock whatever the browser's `Max-Age` said.
+
+use std::time::Duration;
+
+use super::{Millis, Session};
+
+/// The server-side lifetime rules of every session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    idle: Millis,
+    absolute: Millis,
+}
+
+/// What [`Expiry::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid, and recently renewed: nothing to send back.
+    Fresh,
+    /// Valid, and a tenth of the idle window has passed: re-issue it so
+    /// activity keeps the session alive.
+    Renew,
+    /// No longer valid.
+    Expired(Why),
+}
+
+/// Why a session is no longer valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    Idle,
+    Absolute,
+    /// Dated after now (beyond the allowed clock skew): a clock that ran
+    /// ahead would otherwise stretch its windows.
+    Future,
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Idle => "idle timeout",
+            Why::Absolute => "absolute timeout",
+            Why::Future => "dated in the future",
+        }
+    }
+}
+
+/// How far ahead of this server's clock another instance's may run.
+const CLOCK_SKEW: Millis = 5 * 60 * 1000;
+
+impl Expiry {
+    /// Sessions die `idle` after their last renewal, and `absolute` after
+    /// they began, whichever comes first.
+    pub fn new(idle: Duration, absolute: Duration) -> Expiry {
+        Expiry {
+            idle: idle.as_millis() as Millis,
+            absolute: absolute.as_millis() as Millis,
+        }
+    }
+
+    /// Judges `session` at time `now`.
+    pub fn check(&self, session: &Session, now: Millis) -> Verdict {
+        if session.last_seen() > now.saturating_add(CLOCK_SKEW) {
+            return Verdict::Expired(Why::Future);
+        }
+        let age = now.saturating_sub(session.created());
+        let idle = now.saturating_sub(session.last_seen());
+        if age >= self.absolute {
+            Verdict::Expired(Why::Absolute)
+        } else if idle >= self.idle {
+            Verdict::Expired(Why::Idle)
+        } else if idle >= self.idle / 10 {
+            Verdict::Renew
+        } else {
+            Verdict::Fresh
+        }
+    }
+
+    /// How long a cookie issued at `now` should live in the browser: until
+    /// the first of the two windows closes, and never longer than the idle
+    /// timeout. Zero if a window has closed.
+    pub fn remaining(&self, session: &Session, now: Millis) -> Duration {
+        let by_idle = session
+            .last_seen()
+            .saturating_add(self.idle)
+            .saturating_sub(now);
+        let by_absolute = session
+            .created()
+            .saturating_add(self.absolute)
+            .saturating_sub(now);
+        Duration::from_millis(by_idle.min(by_absolute).min(self.idle))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const MIN: Millis = 60_000;
+
+    fn expiry() -> Expiry {
+        Expiry::new(Duration::from_secs(30 * 60), Duration::from_secs(8 * 3600))
+    }
+
+    #[test]
+    fn expiry_windows() {
+        let e = expiry();
+        let s = Session::start("a", 0);
+        assert_eq!(e.check(&s, 0), Verdict::Fresh);
+        assert_eq!(e.check(&s, 3 * MIN - 1), Verdict::Fresh);
+        assert_eq!(e.check(&s, 3 * MIN), Verdict::Renew);
+        assert_eq!(e.check(&s, 30 * MIN), Verdict::Expired(Why::Idle));
+
+        let mut busy = Session::start("a", 0);
+        busy.touch(8 * 60 * MIN - 1);
+        assert_eq!(e.check(&busy, 8 * 60 * MIN - 1), Verdict::Fresh);
+        assert_eq!(
+            e.check(&busy, 8 * 60 * MIN),
+            Verdict::Expired(Why::Absolute)
+        );
+    }
+
+    #[test]
+    fn renewal_threshold_scales_with_tiny_windows() {
+        let e = Expiry::new(Duration::from_secs(2), Duration::from_secs(10));
+        let s = Session::start("a", 0);
+        assert_eq!(e.check(&s, 199), Verdict::Fresh);
+        assert_eq!(e.check(&s, 200), Verdict::Renew);
+        assert_eq!(e.check(&s, 2000), Verdict::Expired(Why::Idle));
+    }
+
+    #[test]
+    fn cookie_lifetime_is_the_nearer_window() {
+        let e = expiry();
+        let mut s = Session::start("a", 0);
+        assert_eq!(e.remaining(&s, 0), Duration::from_secs(30 * 60));
+        s.touch(8 * 60 * MIN - 10 * MIN);
+        assert_eq!(e.remaining(&s, s.last_seen()), Duration::from_secs(10 * 60));
+    }
+
+    #[test]
+    fn sessions_from_the_future_are_refused() {
+        let e = expiry();
+        let now = 1_000 * MIN;
+        let ahead = Session::start("a", now + 4 * MIN);
+        assert_eq!(
+            e.check(&ahead, now),
+            Verdict::Fresh,
+            "within the clock skew"
+        );
+        let far = Session::start("a", now + 6 * MIN);
+        assert_eq!(e.check(&far, now), Verdict::Expired(Why::Future));
+        let absurd = Session::from_parts(u64::MAX, u64::MAX, BTreeMap::new()).unwrap();
+        assert_eq!(e.check(&absurd, now), Verdict::Expired(Why::Future));
+        assert_eq!(e.remaining(&absurd, now), Duration::from_secs(30 * 60));
+    }
+}

@@ -1,0 +1,201 @@
+//! The session, in one place: the map of named entries and its codec (here),
+//! the expiry rules ([`expiry`]), the clock they read ([`clock`]), the
+//! app's cookies with their names, attributes and keys ([`cookies`]), and
+//! the request's handle with the `LoggedIn` guard ([`handle`]).
+//!
+//! Nothing outside this module touches Rocket's cookie jar. Routes, pages
+//! and the CSRF check ask for what they need through [`RequestSession`],
+//! [`LoggedIn`] and the functions of [`cookies`].
+//!
+//! The cookie is sealed by Rocket's private jar (AES-256-GCM), so what this
+//! module decodes was written by a holder of the key. It is still checked
+//! strictly: a cookie from another version, or one that has outlived its
+//! idle or absolute window, is no session at all.
+
+pub mod clock;
+pub mod cookies;
+pub mod expiry;
+pub mod handle;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use clock::{Clock, Millis};
+pub use cookies::{CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, SESSION_COOKIE};
+pub use expiry::{Expiry, Verdict, Why};
+pub use handle::{LoggedIn, RequestSession};
+
+/// The entry holding the logged-in name; without it nobody is logged in.
+pub const NAME: &str = "name";
+/// The entry holding when the session was started, as RFC 3339 UTC.
+pub const LOGGED_IN_AT: &str = "logged_in_at";
+
+/// How many entries a session may hold, and how long keys and values may be.
+const MAX_ENTRIES: usize = 16;
+const MAX_KEY_BYTES: usize = 64;
+const MAX_VALUE_BYTES: usize = 512;
+
+/// A session: named string entries plus when it began and was last renewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    #[serde(rename = "v")]
+    version: u8,
+    #[serde(rename = "c")]
+    created: Millis,
+    #[serde(rename = "u")]
+    last_seen: Millis,
+    #[serde(rename = "e")]
+    entries: BTreeMap<String, String>,
+}
+
+const VERSION: u8 = 1;
+
+impl Session {
+    /// A fresh session for `name` started at `at`, holding `name` and
+    /// `logged_in_at`.
+    pub fn start(name: &str, at: Millis) -> Session {
+        let mut entries = BTreeMap::new();
+        entries.insert(NAME.to_owned(), name.to_owned());
+        entries.insert(LOGGED_IN_AT.to_owned(), rfc3339(at));
+        Session {
+            version: VERSION,
+            created: at,
+            last_seen: at,
+            entries,
+        }
+    }
+
+    /// A session built from parts, for tests and tools that need a session
+    /// from another time. Returns `None` if it breaks a codec limit.
+    pub fn from_parts(
+        created: Millis,
+        last_seen: Millis,
+        entries: BTreeMap<String, String>,
+    ) -> Option<Session> {
+        let session = Session {
+            version: VERSION,
+            created,
+            last_seen,
+            entries,
+        };
+        session.is_well_formed().then_some(session)
+    }
+
+    /// The logged-in name: the session's one definition of "logged in" is
+    /// a non-empty `name` entry.
+    pub fn name(&self) -> Option<&str> {
+        self.entries
+            .get(NAME)
+            .map(String::as_str)
+            .filter(|name| !name.is_empty())
+    }
+
+    /// Whether somebody is logged in: see [`Session::name`].
+    pub fn is_logged_in(&self) -> bool {
+        self.name().is_some()
+    }
+
+    /// Every entry, ordered by key.
+    pub fn entries(&self) -> &BTreeMap<String, String> {
+        &self.entries
+    }
+
+    pub fn created(&self) -> Millis {
+        self.created
+    }
+
+    pub fn last_seen(&self) -> Millis {
+        self.last_seen
+    }
+
+    /// Deletes one entry; says whether it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.entries.remove(key).is_some()
+    }
+
+    /// Marks the session as used at `at`, restarting its idle window.
+    pub fn touch(&mut self, at: Millis) {
+        self.last_seen = self.last_seen.max(at);
+    }
+
+    /// The cookie's plaintext.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a map of strings always serializes")
+    }
+
+    /// Reads a cookie's plaintext; anything but a well-formed session of this
+    /// version is `None`.
+    pub fn decode(plaintext: &str) -> Option<Session> {
+        let session: Session = serde_json::from_str(plaintext).ok()?;
+        session.is_well_formed().then_some(session)
+    }
+
+    fn is_well_formed(&self) -> bool {
+        self.version == VERSION
+            && self.created <= self.last_seen
+            && self.entries.len() <= MAX_ENTRIES
+            && self.entries.iter().all(|(k, v)| {
+                !k.is_empty() && k.len() <= MAX_KEY_BYTES && v.len() <= MAX_VALUE_BYTES
+            })
+    }
+}
+
+/// `at` as an RFC 3339 UTC timestamp with second precision.
+fn rfc3339(at: Millis) -> String {
+    use rocket::time::{format_description::well_known::Rfc3339, OffsetDateTime};
+    OffsetDateTime::from_unix_timestamp((at / 1000) as i64)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_holds_name_and_login_time() {
+        let s = Session::start("山田太郎", 1_764_090_000_000);
+        assert_eq!(s.name(), Some("山田太郎"));
+        assert_eq!(s.entries()[LOGGED_IN_AT], "2025-11-25T17:00:00Z");
+        assert_eq!(s.created(), s.last_seen());
+    }
+
+    #[test]
+    fn codec_round_trips() {
+        let s = Session::start("<b>&\"'", 42_000);
+        assert_eq!(Session::decode(&s.encode()), Some(s));
+    }
+
+    #[test]
+    fn codec_refuses_other_shapes() {
+        for junk in [
+            "",
+            "null",
+            "{}",
+            r#"{"v":2,"c":1,"u":1,"e":{}}"#,
+            r#"{"v":1,"c":5,"u":1,"e":{}}"#,
+            r#"{"v":1,"c":1,"u":1,"e":{"":"x"}}"#,
+            r#"{"v":1,"c":1,"u":1,"e":{},"x":0}"#,
+            r#"{"v":1,"c":1,"u":1,"e":{"a":1}}"#,
+        ] {
+            assert_eq!(Session::decode(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn touch_never_goes_back_in_time() {
+        let mut s = Session::start("a", 1000);
+        s.touch(500);
+        assert_eq!(s.last_seen(), 1000);
+    }
+
+    #[test]
+    fn dates_are_gregorian() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(4_107_542_399_000), "2100-02-28T23:59:59Z");
+    }
+}
