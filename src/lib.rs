@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod pages;
 pub mod routes;
 pub mod session;
+pub mod text;
 
 use figment::Figment;
 use rocket::fairing::AdHoc;

@@ -23,16 +23,18 @@ pub enum Notice {
     NameEmpty,
     NameTooLong,
     NameControl,
+    NameReordering,
     LoggedOut,
     EntryDeleted,
     EntryMissing,
 }
 
 impl Notice {
-    const ALL: [Notice; 6] = [
+    const ALL: [Notice; 7] = [
         Notice::NameEmpty,
         Notice::NameTooLong,
         Notice::NameControl,
+        Notice::NameReordering,
         Notice::LoggedOut,
         Notice::EntryDeleted,
         Notice::EntryMissing,
@@ -44,6 +46,7 @@ impl Notice {
             Notice::NameEmpty => "flash_name_empty",
             Notice::NameTooLong => "flash_name_too_long",
             Notice::NameControl => "flash_name_control",
+            Notice::NameReordering => "flash_name_reordering",
             Notice::LoggedOut => "flash_logged_out",
             Notice::EntryDeleted => "flash_entry_deleted",
             Notice::EntryMissing => "flash_entry_missing",
@@ -53,7 +56,11 @@ impl Notice {
     fn is_error(self) -> bool {
         matches!(
             self,
-            Notice::NameEmpty | Notice::NameTooLong | Notice::NameControl | Notice::EntryMissing
+            Notice::NameEmpty
+                | Notice::NameTooLong
+                | Notice::NameControl
+                | Notice::NameReordering
+                | Notice::EntryMissing
         )
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::csrf::{Csrf, CsrfToken, Protected};
 use crate::pages::{Notice, NoticeRedirect, Page};
 use crate::session::{LoggedIn, RequestSession};
+use crate::text::{self, Refusal};
 
 /// The longest accepted name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -70,19 +71,15 @@ impl Protected for DeleteForm<'_> {
     }
 }
 
-/// Checks a submitted name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no
-/// control characters.
+/// Checks a submitted name by the [`text`] rules; the trimmed name, or the
+/// notice that explains the refusal.
 pub fn valid_name(raw: &str) -> Result<&str, Notice> {
-    let name = raw.trim();
-    if name.is_empty() {
-        Err(Notice::NameEmpty)
-    } else if name.chars().count() > MAX_NAME_CHARS {
-        Err(Notice::NameTooLong)
-    } else if name.chars().any(char::is_control) {
-        Err(Notice::NameControl)
-    } else {
-        Ok(name)
-    }
+    text::check(raw, MAX_NAME_CHARS).map_err(|refusal| match refusal {
+        Refusal::Empty => Notice::NameEmpty,
+        Refusal::TooLong => Notice::NameTooLong,
+        Refusal::Control => Notice::NameControl,
+        Refusal::Reordering => Notice::NameReordering,
+    })
 }
 
 #[get("/")]
@@ -205,5 +202,7 @@ mod tests {
         assert_eq!(valid_name(" \t "), Err(Notice::NameEmpty));
         assert_eq!(valid_name("a\u{7}b"), Err(Notice::NameControl));
         assert_eq!(valid_name("a\nb"), Err(Notice::NameControl));
+        assert_eq!(valid_name("\u{200B}"), Err(Notice::NameEmpty));
+        assert_eq!(valid_name("a\u{202E}b"), Err(Notice::NameReordering));
     }
 }

@@ -250,17 +250,8 @@ fn release_refuses_the_development_key_as_a_fallback() {
 /// Runs the binary from the repository with only `env` set; returns its
 /// exit status and everything it printed.
 fn run_binary(env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let printed = [output.stdout, output.stderr].concat();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&printed).into_owned(),
-    )
+    let run = common::server::run_binary(env!("CARGO_MANIFEST_DIR").as_ref(), env);
+    (run.status, run.stdout + &run.stderr)
 }
 
 #[test]

@@ -1,101 +1,152 @@
-//! Cookie sessions are stateless: two instances sharing a key serve the
-//! same users behind a real nginx balancing round-robin; an instance with
-//! another key refuses their cookies.
+//! The production front, `deploy/nginx.conf`, run as committed (only its
+//! ports and paths filled in) in front of two instances of the app: TLS,
+//! the redirect to HTTPS, timeouts for idle and slow clients, a header cap
+//! that keeps huge `Cookie` headers from the app, security headers on
+//! nginx's own answers, and sessions shared by instances with one key.
 
 mod common;
 
-use rocket::uri;
-use session_app::routes;
-
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use common::server::{answers, free_port, wait_until, Agent, Response, Server};
-use common::{form_body, token_in, SESSION_COOKIE};
+use common::server::{free_port, https, wait_until, Agent, Response, Server, TestCertificate};
+use common::{form_body, secure, token_in, SESSION_COOKIE};
+use rocket::uri;
+use rustls::pki_types::CertificateDer;
+use session_app::routes;
 
+const CONF: &str = include_str!("../deploy/nginx.conf");
 const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 const CLIENTS: usize = 24;
+/// The timeouts the file sets, in seconds.
+const HEADER_TIMEOUT: u64 = 10;
+const KEEPALIVE_TIMEOUT: u64 = 15;
+/// The security headers the front puts on every answer, its own included.
+const SECURITY_HEADERS: [&str; 4] = [
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Strict-Transport-Security",
+];
 
 fn nginx_program() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .iter()
         .map(PathBuf::from)
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let message = "the nginx tests need nginx: install the Debian package `nginx`";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("skipped: {message}");
+    }
+    found
 }
 
-/// nginx with its own prefix and config in a temporary folder, on loopback.
-struct Nginx {
+/// `deploy/nginx.conf` running in a folder of its own, on loopback ports.
+struct Front {
     child: Child,
-    port: u16,
+    https: u16,
+    http: u16,
     dir: PathBuf,
+    cert: TestCertificate,
 }
 
-impl Nginx {
-    fn start(program: &Path, upstreams: &[u16]) -> Nginx {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("session-app-nginx-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let servers: String = upstreams
-            .iter()
-            .map(|p| format!("    server 127.0.0.1:{p};\n"))
-            .collect();
-        let config = format!(
-            "daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  upstream app {{
-{servers}  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://app;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_next_upstream off;
-      add_header X-Upstream $upstream_addr always;
-    }}
-  }}
-}}
-",
-            dir = dir.display()
+/// `conf` with each `(from, to)` replaced; `from` must occur `times` times.
+fn fill(conf: &str, replacements: &[(&str, String, usize)]) -> String {
+    replacements
+        .iter()
+        .fold(conf.to_owned(), |conf, (from, to, times)| {
+            assert_eq!(conf.matches(from).count(), *times, "{from} in nginx.conf");
+            conf.replace(from, to)
+        })
+}
+
+impl Front {
+    fn start(program: &Path, upstreams: [u16; 2]) -> Front {
+        static FRONTS: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "session-app-front-{}-{}",
+            std::process::id(),
+            FRONTS.fetch_add(1, Ordering::SeqCst)
+        ));
+        let cert = TestCertificate::new(&dir);
+        let (https_port, http_port) = (free_port(), free_port());
+        let at = |file: &str| dir.join(file).display().to_string();
+        let conf = fill(
+            CONF,
+            &[
+                (
+                    "listen 443 ssl;",
+                    format!("listen 127.0.0.1:{https_port} ssl;"),
+                    1,
+                ),
+                ("listen 80;", format!("listen 127.0.0.1:{http_port};"), 1),
+                (
+                    "server 127.0.0.1:8081;",
+                    format!("server 127.0.0.1:{};", upstreams[0]),
+                    1,
+                ),
+                (
+                    "server 127.0.0.1:8082;",
+                    format!("server 127.0.0.1:{};", upstreams[1]),
+                    1,
+                ),
+                ("/etc/ssl/session_app/cert.pem", at("cert.pem"), 1),
+                ("/etc/ssl/session_app/key.pem", at("key.pem"), 1),
+                ("/run/nginx-session_app.pid", at("nginx.pid"), 1),
+                ("/var/log/nginx/session_app.error.log", at("error.log"), 1),
+                ("/var/log/nginx/session_app.access.log", at("access.log"), 1),
+                (
+                    "/var/lib/nginx/session_app-",
+                    format!("{}/", dir.display()),
+                    5,
+                ),
+            ],
         );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config).unwrap();
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
         let child = Command::new(program)
-            .arg("-p")
-            .arg(&dir)
             .arg("-e")
             .arg(dir.join("error.log"))
             .arg("-c")
-            .arg(&conf)
+            .arg(&path)
+            .args(["-g", "daemon off;"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("nginx starts");
-        let mut nginx = Nginx { child, port, dir };
-        let error_log = nginx.dir.join("error.log");
+        let mut front = Front {
+            child,
+            https: https_port,
+            http: http_port,
+            dir,
+            cert,
+        };
+        let error_log = front.dir.join("error.log");
+        let probe = front.https;
+        let der = front.cert.der.clone();
         wait_until(
-            &mut nginx.child,
+            &mut front.child,
             "nginx",
-            || answers(port, uri!(routes::healthz)),
+            || https(probe, der.clone()).get(uri!(routes::healthz)).is_ok(),
             || std::fs::read_to_string(&error_log).unwrap_or_default(),
         );
-        nginx
+        front
+    }
+
+    /// A browser talking HTTPS to the front.
+    fn browser(&self) -> Agent {
+        https(self.https, self.cert.der.clone())
     }
 }
 
-impl Drop for Nginx {
+impl Drop for Front {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -103,19 +154,33 @@ impl Drop for Nginx {
     }
 }
 
-fn upstream(response: &Response) -> String {
-    response.header("X-Upstream").unwrap_or_default().to_owned()
+/// Two instances sharing the test key, told that a TLS proxy fronts them.
+fn instances() -> (Server, Server) {
+    let behind_tls = [("ROCKET_SESSION_COOKIE_SECURE", "true")];
+    (Server::start(&behind_tls), Server::start(&behind_tls))
 }
 
-/// One person's visit through the balancer. Returns, per request, which
-/// instance answered; and the session cookie they had while logged in.
-fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
-    let mut browser = Agent::plain(port);
-    let mut seen = Vec::new();
+fn assert_security_headers(response: &Response) {
+    for name in SECURITY_HEADERS {
+        let count = response
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count();
+        assert_eq!(
+            count, 1,
+            "{name} on {} {:?}",
+            response.status, response.headers
+        );
+    }
+}
 
+/// One person's visit through the front; returns their session cookie.
+fn visit(front_port: u16, cert: CertificateDer<'static>, name: &str, outputs: usize) -> String {
+    let mut browser = https(front_port, cert);
     let page = browser.get(uri!(routes::index)).unwrap();
     assert_eq!(page.status, 200);
-    seen.push(("index", upstream(&page)));
+    assert_security_headers(&page);
     let token = token_in(&page.body).unwrap();
 
     let login = browser
@@ -128,95 +193,252 @@ fn visit(port: u16, name: &str) -> (Vec<(&'static str, String)>, String) {
         (login.status, login.header("Location")),
         (303, Some(uri!(routes::output).to_string().as_str()))
     );
-    seen.push(("login", upstream(&login)));
-    let cookie = browser.cookies[SESSION_COOKIE].clone();
+    let cookie = browser.cookies[&secure(SESSION_COOKIE)].clone();
 
-    // Login issued a new CSRF token; the output page's forms carry it.
     let mut token = String::new();
-    for _ in 0..3 {
+    for _ in 0..outputs {
         let output = browser.get(uri!(routes::output)).unwrap();
-        assert_eq!(output.status, 200, "{name} via {}", upstream(&output));
+        assert_eq!(output.status, 200, "{name}");
         assert!(output.body.contains(&format!("セッション情報:「{name}」")));
         token = token_in(&output.body).unwrap();
-        seen.push(("output", upstream(&output)));
     }
 
     let logout = browser
         .post(uri!(routes::logout), &form_body(&[("csrf_token", &token)]))
         .unwrap();
-    assert_eq!(
-        (logout.status, logout.header("Location")),
-        (303, Some(uri!(routes::index).to_string().as_str()))
-    );
-    seen.push(("logout", upstream(&logout)));
+    assert_eq!(logout.status, 303);
     let after = browser.get(uri!(routes::output)).unwrap();
     assert_eq!(
         (after.status, after.header("Location")),
         (303, Some(uri!(routes::index).to_string().as_str()))
     );
-    (seen, cookie)
+    cookie
+}
+
+/// How many `GET /output` requests an instance has logged.
+fn outputs_served(server: &Server) -> usize {
+    server
+        .output()
+        .lines()
+        .filter(|line| line.starts_with("GET /output"))
+        .count()
 }
 
 #[test]
-fn instances_sharing_a_key_serve_the_same_sessions_behind_nginx() {
-    let Some(nginx) = nginx_program() else {
-        let message = "the load balancer test needs nginx: install the Debian package `nginx`";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
-        return;
-    };
-    let first = Server::start(&[]);
-    let second = Server::start(&[]);
-    let balancer = Nginx::start(&nginx, &[first.port, second.port]);
-    let port = balancer.port;
+fn instances_sharing_a_key_serve_the_same_sessions_behind_the_front() {
+    let Some(nginx) = nginx_program() else { return };
+    let (first, second) = instances();
+    let front = Front::start(&nginx, [first.port, second.port]);
 
-    // Many people at once, each through whichever instance answers.
+    // One person alone: nginx alternates, so after one login on one
+    // instance, both instances serve the output page from that cookie.
+    let before = (outputs_served(&first), outputs_served(&second));
+    visit(front.https, front.cert.der.clone(), "山田太郎", 4);
+    let after = (outputs_served(&first), outputs_served(&second));
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "both instances read the session: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        first.output().matches("session: login").count()
+            + second.output().matches("session: login").count(),
+        1
+    );
+
+    // Many people at once.
+    let https_port = front.https;
     let visits: Vec<_> = (0..CLIENTS)
-        .map(|i| thread::spawn(move || visit(port, &format!("利用者{i}"))))
+        .map(|i| {
+            let der = front.cert.der.clone();
+            thread::spawn(move || visit(https_port, der, &format!("利用者{i}"), 3))
+        })
         .collect();
-    let visits: Vec<_> = visits
+    let cookies: Vec<String> = visits
         .into_iter()
         .map(|v| v.join().expect("every request succeeded"))
         .collect();
 
-    let instances: BTreeSet<String> = visits
-        .iter()
-        .flat_map(|(seen, _)| seen.iter().map(|(_, u)| u.clone()))
-        .collect();
-    let expected: BTreeSet<String> = [first.port, second.port]
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
-    assert_eq!(instances, expected, "both instances answered");
-    let crossed = visits
-        .iter()
-        .filter(|(seen, _)| {
-            let login = &seen.iter().find(|(what, _)| *what == "login").unwrap().1;
-            seen.iter().any(|(what, u)| *what == "output" && u != login)
-        })
-        .count();
-    assert!(
-        crossed > 0,
-        "some sessions were read by the instance that did not create them"
-    );
-
     // An instance with another key refuses those cookies.
-    let stranger = Server::start(&[("ROCKET_SECRET_KEY", OTHER_KEY)]);
-    let cookie = visits[0].1.clone();
+    let stranger = Server::start(&[
+        ("ROCKET_SECRET_KEY", OTHER_KEY),
+        ("ROCKET_SESSION_COOKIE_SECURE", "true"),
+    ]);
     let mut thief = Agent::plain(stranger.port);
-    thief.cookies.insert(SESSION_COOKIE.into(), cookie.clone());
+    thief
+        .cookies
+        .insert(secure(SESSION_COOKIE), cookies[0].clone());
     let refused = thief.get(uri!(routes::output)).unwrap();
     assert_eq!(
         (refused.status, refused.header("Location")),
         (303, Some(uri!(routes::index).to_string().as_str()))
     );
-    assert!(refused
-        .set_cookies()
-        .any(|c| c.starts_with(&format!("{SESSION_COOKIE}=")) && c.contains("Max-Age=0")));
+}
 
-    // While its siblings still accept it (the logout did not revoke it: a
-    // stateless cookie lives until it expires, as the README explains).
-    let mut replay = Agent::plain(first.port);
-    replay.cookies.insert(SESSION_COOKIE.into(), cookie);
-    assert_eq!(replay.get(uri!(routes::output)).unwrap().status, 200);
+#[test]
+fn the_front_redirects_to_https_and_marks_its_own_errors() {
+    let Some(nginx) = nginx_program() else { return };
+    // No app behind it: nginx answers on its own.
+    let front = Front::start(&nginx, [free_port(), free_port()]);
+
+    let redirect = Agent::plain(front.http).get(uri!(routes::output)).unwrap();
+    assert_eq!(redirect.status, 301);
+    assert!(
+        redirect.header("Location").unwrap().starts_with("https://"),
+        "{redirect:?}"
+    );
+
+    let down = front.browser().get(uri!(routes::output)).unwrap();
+    assert_eq!(down.status, 502);
+    assert_security_headers(&down);
+}
+
+#[test]
+fn an_oversized_cookie_header_is_refused_before_the_app() {
+    let Some(nginx) = nginx_program() else { return };
+    let (first, second) = instances();
+    let front = Front::start(&nginx, [first.port, second.port]);
+
+    // 40,000 cookies: about 388 KB of `Cookie` header.
+    let cookies: BTreeMap<String, String> = (0..40_000)
+        .map(|i| (format!("c{i}"), "1".to_owned()))
+        .collect();
+    let oversized = || {
+        let mut sender = front.browser().with_cookies(cookies.clone());
+        sender.get(uri!(routes::output))
+    };
+    let refused = oversized().unwrap();
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.body.contains("Request Header Or Cookie Too Large"));
+    assert_security_headers(&refused);
+
+    // A normal client, alone and then beside six senders of such headers.
+    let p99 = |label: &str| {
+        let mut times: Vec<Duration> = (0..200)
+            .map(|_| {
+                let started = Instant::now();
+                let page = front.browser().get(uri!(routes::healthz)).unwrap();
+                assert_eq!(page.status, 200);
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        let p99 = times[times.len() * 99 / 100];
+        println!("p99 of GET /healthz through the front, {label}: {p99:?}");
+        p99
+    };
+    p99("alone");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The senders use the plain-HTTP side, refused there by the same cap,
+    // and send prepared bytes, so that their own work (TLS handshakes,
+    // building the header) does not take the two cores.
+    let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let request = std::sync::Arc::new(format!(
+        "GET /output HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+        header.join("; ")
+    ));
+    let senders: Vec<_> = (0..6)
+        .map(|_| {
+            let (stop, request, port) = (stop.clone(), request.clone(), front.http);
+            thread::spawn(move || {
+                let mut sent = 0;
+                while !stop.load(Ordering::SeqCst) && sent < 5_000 {
+                    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let _ = stream.write_all(request.as_bytes());
+                    let mut answer = String::new();
+                    let _ = stream.read_to_string(&mut answer);
+                    assert!(
+                        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+                        "{answer}"
+                    );
+                    sent += 1;
+                }
+            })
+        })
+        .collect();
+    p99("beside six senders of 388 KB headers");
+    stop.store(true, Ordering::SeqCst);
+    for sender in senders {
+        sender.join().unwrap();
+    }
+
+    // None of them reached the app.
+    assert_eq!(outputs_served(&first) + outputs_served(&second), 0);
+}
+
+/// Seconds until the peer closes `stream`, reading (and after `drip`,
+/// writing one byte every two seconds) until it does.
+fn seconds_until_closed(mut stream: TcpStream, drip: bool) -> f64 {
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "never closed");
+        if drip && stream.write_all(b"X").is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(_) => break,
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+#[test]
+fn idle_and_slow_clients_are_closed_after_the_timeouts() {
+    let Some(nginx) = nginx_program() else { return };
+    let front = Front::start(&nginx, [free_port(), free_port()]);
+    let (https_port, http_port) = (front.https, front.http);
+
+    // Connected, nothing sent: not even a TLS handshake.
+    let idle = thread::spawn(move || {
+        seconds_until_closed(
+            TcpStream::connect(("127.0.0.1", https_port)).unwrap(),
+            false,
+        )
+    });
+    // A request line, then a header trickling in a byte at a time.
+    let slow = thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", http_port)).unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .unwrap();
+        seconds_until_closed(stream, true)
+    });
+    // One whole request answered, then the connection left open.
+    let kept_alive = thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", http_port)).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 301"));
+        seconds_until_closed(stream, false)
+    });
+
+    let idle = idle.join().unwrap();
+    let slow = slow.join().unwrap();
+    let kept_alive = kept_alive.join().unwrap();
+    println!(
+        "closed after: idle {idle:.2} s, slow header {slow:.2} s, kept alive {kept_alive:.2} s"
+    );
+    let around = |seconds: f64, timeout: u64| {
+        (timeout as f64 - 1.0..timeout as f64 + 5.0).contains(&seconds)
+    };
+    assert!(around(idle, HEADER_TIMEOUT), "idle: {idle}");
+    assert!(around(slow, HEADER_TIMEOUT), "slow header: {slow}");
+    assert!(
+        around(kept_alive, KEEPALIVE_TIMEOUT),
+        "kept alive: {kept_alive}"
+    );
 }

@@ -6,59 +6,27 @@ mod common;
 use rocket::uri;
 use session_app::routes;
 
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::server::{Agent, Server, Stream};
+use common::server::{https, Agent, Server, TestCertificate};
 use common::{form_body, secure, token_in, CSRF_COOKIE, SESSION_COOKIE};
-use rcgen::{generate_simple_self_signed, CertifiedKey};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-
-/// An HTTPS agent that trusts exactly `cert`.
-fn https(port: u16, cert: CertificateDer<'static>) -> Agent {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    let config = Arc::new(config);
-    Agent::with(format!("localhost:{port}"), move || {
-        let tcp = TcpStream::connect(("127.0.0.1", port))?;
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
-        Ok(Box::new(StreamOwned::new(tls, tcp)) as Box<dyn Stream>)
-    })
-}
 
 #[test]
 fn over_tls_the_cookies_are_secure() {
     // A certificate made now, for this test only.
-    let CertifiedKey { cert, key_pair } =
-        generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let dir = std::env::temp_dir().join(format!("session-app-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let cert = TestCertificate::new(&dir);
     let tls = format!(
         "{{certs=\"{}\",key=\"{}\"}}",
-        cert_path.display(),
-        key_path.display()
+        cert.cert_path.display(),
+        cert.key_path.display()
     );
 
-    let der = cert.der().clone();
+    let der = cert.der.clone();
     let server = Server::start_checked(&[("ROCKET_TLS", &tls)], |port| {
         https(port, der.clone())
             .get(uri!(routes::healthz))
             .is_ok_and(|r| r.status == 200)
     });
-    let mut browser = https(server.port, cert.der().clone());
+    let mut browser = https(server.port, cert.der.clone());
 
     // The login page sets a Secure token cookie, with the __Host- prefix.
     let page = browser.get(uri!(routes::index)).unwrap();

@@ -5,10 +5,15 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rcgen::{generate_simple_self_signed, CertifiedKey};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 /// A throwaway 256-bit key for test servers.
 pub const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
@@ -38,8 +43,23 @@ impl Server {
 
     /// Starts the binary and waits until `ready` says it serves.
     pub fn start_checked(env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
+        Server::launch(Command::new(env!("CARGO_BIN_EXE_session_app")), env, ready)
+    }
+
+    /// Starts the binary as [`Server::start`] does, with its soft limit of
+    /// open files lowered to `soft` first.
+    pub fn start_with_open_files(env: &[(&str, &str)], soft: u64) -> Server {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_session_app"));
+        Server::launch(shell, env, |port| answers(port, "/healthz"))
+    }
+
+    fn launch(mut command: Command, env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
+        let mut child = command
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("ROCKET_PROFILE", "release")
             .env("ROCKET_SECRET_KEY", TEST_KEY)
@@ -113,6 +133,29 @@ pub fn wait_until(
             log()
         );
         thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a run of the binary that exited printed.
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary in `dir` with only `env` set, until it exits.
+pub fn run_binary(dir: &Path, env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -316,4 +359,48 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
     }
+}
+
+/// A self-signed certificate for `localhost`, made for one test, written
+/// as PEM files into a folder.
+pub struct TestCertificate {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    pub der: CertificateDer<'static>,
+}
+
+impl TestCertificate {
+    pub fn new(dir: &Path) -> TestCertificate {
+        let CertifiedKey { cert, key_pair } =
+            generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+        TestCertificate {
+            cert_path,
+            key_path,
+            der: cert.der().clone(),
+        }
+    }
+}
+
+/// An HTTPS agent for 127.0.0.1:`port` that trusts exactly `cert`.
+pub fn https(port: u16, cert: CertificateDer<'static>) -> Agent {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let config = Arc::new(config);
+    Agent::with(format!("localhost:{port}"), move || {
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+        Ok(Box::new(StreamOwned::new(tls, tcp)) as Box<dyn Stream>)
+    })
 }

@@ -1,0 +1,132 @@
+//! What a person may type into a field that the app stores and shows back:
+//! the rules for names (and other free text), kept in one place.
+
+/// Why a piece of text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nothing visible: empty, or only spaces and invisible characters.
+    Empty,
+    /// More characters than allowed.
+    TooLong,
+    /// A control character (tab, newline, NUL, …).
+    Control,
+    /// A character that reorders or breaks the text around it where it is
+    /// shown: bidirectional overrides and isolates, line and paragraph
+    /// separators.
+    Reordering,
+}
+
+/// Checks `raw`: trimmed of surrounding white space, at least one visible
+/// character, at most `max_chars` characters, no control characters and no
+/// reordering ones. Returns the trimmed text.
+pub fn check(raw: &str, max_chars: usize) -> Result<&str, Refusal> {
+    // Before trimming: a separator at either end would be trimmed away
+    // silently, yet it was sent, and it is refused wherever it stands.
+    if raw.chars().any(reorders) {
+        return Err(Refusal::Reordering);
+    }
+    let text = raw.trim();
+    if text.chars().all(is_invisible) {
+        Err(Refusal::Empty)
+    } else if text.chars().count() > max_chars {
+        Err(Refusal::TooLong)
+    } else if text.chars().any(char::is_control) {
+        Err(Refusal::Control)
+    } else {
+        Ok(text)
+    }
+}
+
+/// Bidirectional embeddings, overrides and isolates, and the line and
+/// paragraph separators.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// White space, and the characters that show nothing on their own: format
+/// characters (zero-width spaces and joiners, the byte-order mark, the soft
+/// hyphen, direction marks…), fillers, blanks and variation selectors.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_names_pass() {
+        for name in [
+            "山田 太郎",
+            "José",
+            "O'Brien",
+            "ｶﾀｶﾅ",
+            "👩\u{200D}💻",
+            "Zoë",
+            "a",
+        ] {
+            assert_eq!(check(name, 100), Ok(name), "{name}");
+        }
+        assert_eq!(check("  山田太郎\u{3000}", 100), Ok("山田太郎"));
+    }
+
+    #[test]
+    fn nothing_visible_is_empty() {
+        for blank in [
+            "",
+            " \t ",
+            "\u{200B}",
+            "\u{FEFF}",
+            "\u{00AD}",
+            " \u{200B}\u{200C}\u{200D} ",
+            "\u{2060}\u{3164}",
+            "\u{FE0F}",
+        ] {
+            assert_eq!(check(blank, 100), Err(Refusal::Empty), "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn reordering_characters_are_refused_anywhere() {
+        for bad in [
+            "abc\u{202E}def",
+            "\u{2066}x\u{2069}",
+            "a\u{202A}",
+            "x\u{2028}y",
+            "name\u{2029}",
+            "\u{2028}",
+        ] {
+            assert_eq!(check(bad, 100), Err(Refusal::Reordering), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn length_and_control_characters() {
+        assert_eq!(check(&"字".repeat(100), 100), Ok(&*"字".repeat(100)));
+        assert_eq!(check(&"字".repeat(101), 100), Err(Refusal::TooLong));
+        assert_eq!(check("a\u{7}b", 100), Err(Refusal::Control));
+        assert_eq!(check("a\nb", 100), Err(Refusal::Control));
+    }
+}
