@@ -5,6 +5,7 @@ use rocket::http::Status;
 use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::{context, Template};
 
+use crate::headers::Secured;
 use crate::pages::Page;
 
 pub fn catchers() -> Vec<Catcher> {
@@ -26,12 +27,12 @@ fn explanation(status: Status) -> &'static str {
 }
 
 #[catch(default)]
-fn error(status: Status, req: &Request<'_>) -> (Status, Template) {
+fn error(status: Status, req: &Request<'_>) -> Secured<(Status, Template)> {
     let page = Page::plain(req);
     let body = page.render(
         "error",
         None,
         context! { code: status.code, message: explanation(status) },
     );
-    (status, body)
+    Secured((status, body))
 }

@@ -3,6 +3,7 @@
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
+use rocket::response::{self, Responder};
 use rocket::shield::{Frame, NoSniff, Shield};
 use rocket::{Request, Response};
 
@@ -37,5 +38,22 @@ impl Fairing for SecurityHeaders {
         if !res.headers().contains("Cache-Control") {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
+    }
+}
+
+/// A response carrying every security header itself. Error pages use it:
+/// Rocket answers a request with an unknown method (`PROPFIND`) through the
+/// catchers without running response fairings.
+pub struct Secured<R>(pub R);
+
+impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for Secured<R> {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'o> {
+        let mut res = self.0.respond_to(req)?;
+        res.set_header(Header::new("Content-Security-Policy", CSP));
+        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        res.set_header(Header::new("X-Frame-Options", "DENY"));
+        res.set_header(Header::new("Vary", "Accept-Language"));
+        res.set_header(Header::new("Cache-Control", "no-store"));
+        Ok(res)
     }
 }

@@ -231,3 +231,18 @@ fn many_idle_connections_do_not_lock_other_clients_out() {
     assert!(limit > 1100, "{limit}");
     drop(idle);
 }
+
+#[test]
+fn an_unknown_method_gets_the_security_headers_too() {
+    // Rocket answers it through the catchers without response fairings.
+    let server = Server::start(&[]);
+    for method in ["PROPFIND", "BREW"] {
+        let response = Agent::plain(server.port).send(method, "/", None).unwrap();
+        assert_eq!(response.status, 400, "{method}");
+        let csp = response.header("Content-Security-Policy").expect("a CSP");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
+        assert_eq!(response.header("Cache-Control"), Some("no-store"));
+    }
+}
