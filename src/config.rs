@@ -13,6 +13,7 @@ use figment::{Figment, Profile};
 use rocket::Request;
 use serde::Deserialize;
 
+use crate::session::revocation::StoreSetting;
 use crate::session::{CookieSettings, Expiry, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX};
 
 /// The secret key committed in `Rocket.toml` for the `debug` profile only.
@@ -37,6 +38,7 @@ session_idle_timeout = 1800
 session_absolute_timeout = 28800
 session_cookie_name = "session"
 session_cookie_secure = false
+session_revocation_store = "data/revoked-sessions"
 secret_key_fallbacks = []
 
 [default.limits]
@@ -86,6 +88,7 @@ struct Raw {
     session_absolute_timeout: i64,
     session_cookie_name: Value,
     session_cookie_secure: bool,
+    session_revocation_store: String,
     secret_key_fallbacks: Value,
 }
 
@@ -100,6 +103,8 @@ pub struct AppConfig {
     pub expiry: Expiry,
     /// The cookies' names and attributes, and the fallback keys.
     pub cookies: CookieSettings,
+    /// Where revoked sessions are kept: a file, or Redis.
+    pub revocation_store: StoreSetting,
 }
 
 /// Why the settings were refused. The message says what to do, and never
@@ -158,9 +163,12 @@ impl AppConfig {
         // also keeps a sibling subdomain from planting them.
         let secure = raw.session_cookie_secure || rocket_config.tls_enabled();
         let fallbacks = fallback_keys(raw.secret_key_fallbacks, build.refuses_dev_key(figment))?;
+        let revocation_store =
+            StoreSetting::parse(&raw.session_revocation_store).map_err(ConfigError)?;
         Ok(AppConfig {
             expiry: Expiry::new(idle, absolute),
             cookies: CookieSettings::new(&name, secure, fallbacks),
+            revocation_store,
         })
     }
 }

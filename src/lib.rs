@@ -21,9 +21,9 @@ use rocket::fairing::AdHoc;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, ConfigError};
 use crate::i18n::Catalog;
-use crate::session::Clock;
+use crate::session::{Clock, Revocations};
 
 /// The application, configured by its defaults, `Rocket.toml` and
 /// `ROCKET_*` variables (see [`config::figment`]).
@@ -45,8 +45,14 @@ pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
         .attach(AdHoc::try_on_ignite(
             "Session settings",
             |rocket| async move {
-                match AppConfig::from_figment(rocket.figment()) {
-                    Ok(config) => Ok(rocket.manage(config)),
+                let opened = AppConfig::from_figment(rocket.figment()).and_then(|config| {
+                    let clock = rocket.state::<Clock>().expect("BUG: the clock is managed");
+                    Revocations::open(&config.revocation_store, clock.clone())
+                        .map(|revocations| (config, revocations))
+                        .map_err(ConfigError)
+                });
+                match opened {
+                    Ok((config, revocations)) => Ok(rocket.manage(config).manage(revocations)),
                     Err(e) => {
                         rocket::error!("refusing to start: {e}");
                         Err(rocket)

@@ -2,15 +2,15 @@
 //! entry, log out. Plus a health check and the stylesheet.
 
 use rocket::form::FromForm;
-use rocket::http::{ContentType, Header};
+use rocket::http::{ContentType, Header, Status};
 use rocket::response::Redirect;
-use rocket::{get, post, routes, uri, Responder, Route};
+use rocket::{get, post, routes, uri, Responder, Route, State};
 use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::csrf::{Csrf, CsrfToken, Protected};
 use crate::pages::{Notice, NoticeRedirect, Page};
-use crate::session::{LoggedIn, RequestSession};
+use crate::session::{LoggedIn, RequestSession, Revocations};
 use crate::text::{self, Refusal};
 
 /// The longest accepted name, in Unicode scalar values.
@@ -32,6 +32,7 @@ pub fn routes() -> Vec<Route> {
         logout,
         delete_key,
         healthz,
+        readyz,
         asset
     ]
 }
@@ -139,14 +140,20 @@ pub fn logout_page_anonymous() -> Redirect {
 }
 
 #[post("/logout", data = "<_form>")]
-pub fn logout(_form: Csrf<LogoutForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
-    session.clear();
+pub async fn logout(
+    _form: Csrf<LogoutForm<'_>>,
+    mut session: RequestSession<'_>,
+) -> NoticeRedirect {
+    session.clear().await;
     Notice::LoggedOut.redirect(Redirect::to(uri!(index)))
 }
 
 #[post("/session/delete", data = "<form>")]
-pub fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
-    let notice = if session.remove(form.0.key.unwrap_or_default()) {
+pub async fn delete_key(
+    form: Csrf<DeleteForm<'_>>,
+    mut session: RequestSession<'_>,
+) -> NoticeRedirect {
+    let notice = if session.remove(form.0.key.unwrap_or_default()).await {
         Notice::EntryDeleted
     } else {
         Notice::EntryMissing
@@ -163,6 +170,18 @@ pub fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: RequestSession<'_>) -
 #[get("/healthz")]
 pub fn healthz() -> &'static str {
     "ok"
+}
+
+/// For load balancers that want to know whether the revocation store is
+/// reachable: `200 ready`, or `503` while it is not (the app still serves
+/// then, and queues revocations).
+#[get("/readyz")]
+pub fn readyz(revocations: &State<Revocations>) -> (Status, &'static str) {
+    if revocations.is_ready() {
+        (Status::Ok, "ready")
+    } else {
+        (Status::ServiceUnavailable, "revocation store unreachable")
+    }
 }
 
 /// A file compiled into the binary, cached by browsers for an hour.

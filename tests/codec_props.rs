@@ -61,11 +61,16 @@ proptest! {
 
     #[test]
     fn any_json_shaped_plaintext_decodes_or_is_refused(
-        v in 0u8..3, c in any::<u64>(), u in any::<u64>(), entries in entries(),
+        v in 0u8..4, c in any::<u64>(), u in any::<u64>(), entries in entries(),
+        id in prop::option::of("[0-9a-f]{32}|[0-9a-g]{31,33}"),
     ) {
-        let text = serde_json::json!({ "v": v, "c": c, "u": u, "e": entries }).to_string();
-        let decoded = Session::decode(&text);
-        prop_assert_eq!(decoded.is_some(), v == 1 && c <= u);
+        let mut json = serde_json::json!({ "v": v, "c": c, "u": u, "e": entries });
+        if let Some(id) = &id {
+            json["i"] = serde_json::Value::from(id.as_str());
+        }
+        let decoded = Session::decode(&json.to_string());
+        let valid_id = id.is_some_and(|id| id.len() == 32 && !id.contains('g'));
+        prop_assert_eq!(decoded.is_some(), v == 2 && c <= u && valid_id);
     }
 }
 

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rocket::http::{ContentType, Cookie, Header, Method};
 use rocket::local::blocking::Client;
+use session_app::session::{Clock, Session};
 
 const REQUESTS: usize = 4000;
 const SEED: u64 = 0x5e55_10a5;
@@ -196,9 +197,15 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
             let flash = format!("{}:{}", rng.gen_range(0..6), random_text(&mut rng, 8));
             request = request.cookie(Cookie::new(FLASH_COOKIE, flash));
         }
+        // A live session, the captured one (revoked once a random logout or
+        // deletion of `name` has gone through), a mutated one, or none.
         match rng.gen_range(0..4) {
-            0 => request = request.cookie(Cookie::new(SESSION_COOKIE, m.session.clone())),
-            1 => {
+            0 => {
+                let live = Session::start("太郎", Clock::system().now()).encode();
+                request = request.private_cookie(Cookie::new(SESSION_COOKIE, live))
+            }
+            1 => request = request.cookie(Cookie::new(SESSION_COOKIE, m.session.clone())),
+            2 => {
                 request = request.cookie(Cookie::new(SESSION_COOKIE, mutate(&mut rng, &m.session)))
             }
             _ => {}

@@ -75,6 +75,11 @@ impl Expiry {
         }
     }
 
+    /// When `session` dies however active it is: its absolute expiry.
+    pub fn ends_at(&self, session: &Session) -> Millis {
+        session.created().saturating_add(self.absolute)
+    }
+
     /// How long a cookie issued at `now` should live in the browser: until
     /// the first of the two windows closes, and never longer than the idle
     /// timeout. Zero if a window has closed.

@@ -3,9 +3,10 @@
 //! session with a name.
 //!
 //! The cookie is opened once per request (cached), and opening applies
-//! every rule: a cookie that no key opens, that does not decode, or that
-//! has expired is removed and counts as no session; one due for renewal, or
-//! sealed under a fallback key, is re-issued in the same response.
+//! every rule: a cookie that no key opens, that does not decode, that has
+//! expired or whose session was revoked is removed and counts as no
+//! session ([`Ended`] says why); one due for renewal, or sealed under a
+//! fallback key, is re-issued in the same response.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -15,36 +16,57 @@ use rocket::outcome::IntoOutcome;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use super::cookies::{self, Lifetime, Opened};
-use super::{Clock, Session, Verdict};
+use super::revocation::Durability;
+use super::{Clock, Millis, Revocations, Session, Verdict, NAME};
 use crate::config::AppConfig;
+
+/// Why the request's cookie was no session, when it carried one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Its idle or absolute window closed (or it was dated in the future).
+    TimedOut,
+    /// It was ended elsewhere: logged out, or its `name` deleted.
+    Revoked,
+    /// No key opens it, or it is not a session of this version.
+    Unreadable,
+}
 
 /// The session of the request being served.
 pub struct RequestSession<'r> {
     jar: &'r CookieJar<'r>,
     config: &'r AppConfig,
     clock: &'r Clock,
+    revocations: &'r Revocations,
     current: Option<Cow<'r, Session>>,
+    ended: Option<Ended>,
 }
 
-/// The per-request cache of the opened session.
-struct Opening(Option<Session>);
+/// The per-request cache of the opened cookie.
+struct Opening {
+    session: Option<Session>,
+    ended: Option<Ended>,
+}
 
 impl<'r> RequestSession<'r> {
     /// The session of `req`, opened under the session rules (once per
     /// request, whoever asks first).
     pub fn of(req: &'r Request<'_>) -> RequestSession<'r> {
+        let opening = opened(req);
         RequestSession {
             jar: req.cookies(),
             config: AppConfig::of(req),
-            clock: clock(req),
-            current: opened(req).as_ref().map(Cow::Borrowed),
+            clock: managed(req),
+            revocations: managed(req),
+            current: opening.session.as_ref().map(Cow::Borrowed),
+            ended: opening.ended,
         }
     }
 
     /// Applies the session rules to `req` now (removing a dead cookie,
-    /// renewing a live one), for pages that do not otherwise read the session.
-    pub fn apply_rules(req: &'r Request<'_>) {
-        opened(req);
+    /// renewing a live one), for pages that do not otherwise read the
+    /// session. Says why a cookie the request carried was no session.
+    pub fn apply_rules(req: &'r Request<'_>) -> Option<Ended> {
+        opened(req).ended
     }
 
     /// The live session, if there is one.
@@ -57,48 +79,69 @@ impl<'r> RequestSession<'r> {
         self.current().is_some_and(Session::is_logged_in)
     }
 
+    /// Why the cookie the request carried was no session, if it was not.
+    pub fn ended(&self) -> Option<Ended> {
+        self.ended
+    }
+
     /// Replaces whatever session there was with a fresh one for `name`, and
     /// the CSRF token with a fresh one too, so a token planted or seen
     /// before login is worthless after it.
     pub fn start(&mut self, name: &str) {
         let session = Session::start(name, self.clock.now());
-        self.save(&session);
+        save(self.jar, self.config, self.clock.now(), &session);
         cookies::seal_csrf_token(self.jar, &self.config.cookies, crate::csrf::new_token());
         self.current = Some(Cow::Owned(session));
         rocket::info!("session: login");
     }
 
-    /// Deletes entry `key`; says whether it was there. Deleting `name` ends
-    /// the login; the other entries stay.
-    pub fn remove(&mut self, key: &str) -> bool {
-        let Some(session) = self.current.as_mut() else {
+    /// Deletes entry `key`; says whether it was there. The other entries
+    /// stay. Deleting `name` ends the login: the session's identifier is
+    /// revoked, as at logout, and what stays is kept under a new one.
+    pub async fn remove(&mut self, key: &str) -> bool {
+        let Some(session) = self.current.as_ref() else {
             return false;
         };
         if !session.entries().contains_key(key) {
             return false;
         }
-        let session = session.to_mut();
+        let mut session = session.clone().into_owned();
         session.remove(key);
-        let session = session.clone();
-        self.save(&session);
-        rocket::info!("session: one key deleted");
+        if key == NAME {
+            self.revoke("name deleted").await;
+            session = session.with_new_id();
+        } else {
+            rocket::info!("session: one key deleted");
+        }
+        save(self.jar, self.config, self.clock.now(), &session);
+        self.current = Some(Cow::Owned(session));
         true
     }
 
-    /// Ends the session: the cookie is removed.
-    pub fn clear(&mut self) {
-        cookies::discard(self.jar, &self.config.cookies, &self.config.cookies.session);
+    /// Ends the session: it is revoked on every instance that shares the
+    /// revocation store, and its cookie removed from this browser.
+    pub async fn clear(&mut self) {
+        self.revoke("logout").await;
         self.current = None;
-        rocket::info!("session: logout");
+        cookies::discard(self.jar, &self.config.cookies, &self.config.cookies.session);
     }
 
-    fn save(&self, session: &Session) {
-        save(self.jar, self.config, self.clock.now(), session);
+    /// Revokes the current session until it would have expired anyway.
+    async fn revoke(&self, why: &str) {
+        let Some(session) = self.current() else {
+            return;
+        };
+        let until = self.config.expiry.ends_at(session);
+        let stored = match self.revocations.revoke(session.id(), until).await {
+            Durability::Written => "stored",
+            Durability::Queued => "queued until the store is back",
+        };
+        rocket::info!("session: {why}; revocation {stored}");
     }
 }
 
 /// Stores `session` in the cookie, valid until its nearer window closes.
-fn save(jar: &CookieJar<'_>, config: &AppConfig, now: super::Millis, session: &Session) {
+fn save(jar: &CookieJar<'_>, config: &AppConfig, now: Millis, session: &Session) {
     let max_age = config.expiry.remaining(session, now);
     cookies::seal(
         jar,
@@ -109,41 +152,68 @@ fn save(jar: &CookieJar<'_>, config: &AppConfig, now: super::Millis, session: &S
     );
 }
 
-fn clock<'r>(req: &'r Request<'_>) -> &'r Clock {
-    req.rocket()
-        .state::<Clock>()
-        .expect("BUG: the clock is managed when the app is built")
+fn managed<'r, T: Send + Sync + 'static>(req: &'r Request<'_>) -> &'r T {
+    req.rocket().state::<T>().unwrap_or_else(|| {
+        panic!(
+            "BUG: {} is managed when the app is built",
+            std::any::type_name::<T>()
+        )
+    })
 }
 
 /// The request's session, opened under the rules by whoever asks first.
-fn opened<'r>(req: &'r Request<'_>) -> &'r Option<Session> {
-    let Opening(current) =
-        req.local_cache(|| Opening(open(req.cookies(), AppConfig::of(req), clock(req))));
-    current
+fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
+    req.local_cache(|| {
+        open(
+            req.cookies(),
+            AppConfig::of(req),
+            managed(req),
+            managed(req),
+        )
+    })
 }
 
-fn open(jar: &CookieJar<'_>, config: &AppConfig, clock: &Clock) -> Option<Session> {
+fn open(
+    jar: &CookieJar<'_>,
+    config: &AppConfig,
+    clock: &Clock,
+    revocations: &Revocations,
+) -> Opening {
     let name = &config.cookies.session;
-    let reject = |why: &str| {
+    let refuse = |ended: Ended, why: &str| {
         rocket::info!("session: cookie rejected: {why}");
         cookies::discard(jar, &config.cookies, name);
-        None
+        Opening {
+            session: None,
+            ended: Some(ended),
+        }
     };
     let (plaintext, stale_key) = match cookies::open(jar, &config.cookies, name) {
-        Opened::Missing => return None,
-        Opened::Rejected => return reject("no key opens it"),
+        Opened::Missing => {
+            return Opening {
+                session: None,
+                ended: None,
+            }
+        }
+        Opened::Rejected => return refuse(Ended::Unreadable, "no key opens it"),
         Opened::Current(plaintext) => (plaintext, false),
         Opened::Fallback(plaintext) => (plaintext, true),
     };
     let Some(mut session) = Session::decode(&plaintext) else {
-        return reject("not a session of this version");
+        return refuse(Ended::Unreadable, "not a session of this version");
     };
+    if revocations.is_revoked(&session.id()) {
+        return refuse(Ended::Revoked, "revoked");
+    }
     let now = clock.now();
     match config.expiry.check(&session, now) {
         Verdict::Expired(why) => {
             rocket::info!("session: expired ({})", why.as_str());
             cookies::discard(jar, &config.cookies, name);
-            return None;
+            return Opening {
+                session: None,
+                ended: Some(Ended::TimedOut),
+            };
         }
         Verdict::Renew => {
             session.touch(now);
@@ -155,7 +225,10 @@ fn open(jar: &CookieJar<'_>, config: &AppConfig, clock: &Clock) -> Option<Sessio
     if stale_key {
         rocket::info!("session: re-sealed under the current key");
     }
-    Some(session)
+    Opening {
+        session: Some(session),
+        ended: None,
+    }
 }
 
 #[rocket::async_trait]
@@ -191,6 +264,7 @@ impl<'r> FromRequest<'r> for LoggedIn<'r> {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
         opened(req)
+            .session
             .as_ref()
             .filter(|session| session.is_logged_in())
             .map(|session| LoggedIn { session })

@@ -16,15 +16,19 @@ pub mod clock;
 pub mod cookies;
 pub mod expiry;
 pub mod handle;
+pub mod revocation;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use clock::{Clock, Millis};
 pub use cookies::{CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, SESSION_COOKIE};
 pub use expiry::{Expiry, Verdict, Why};
-pub use handle::{LoggedIn, RequestSession};
+pub use handle::{Ended, LoggedIn, RequestSession};
+pub use revocation::Revocations;
 
 /// The entry holding the logged-in name; without it nobody is logged in.
 pub const NAME: &str = "name";
@@ -36,12 +40,66 @@ const MAX_ENTRIES: usize = 16;
 const MAX_KEY_BYTES: usize = 64;
 const MAX_VALUE_BYTES: usize = 512;
 
-/// A session: named string entries plus when it began and was last renewed.
+/// A session's identifier: 128 random bits, given at login and kept in the
+/// sealed cookie. Revocation names a session by it; it is never logged.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId([u8; 16]);
+
+impl SessionId {
+    /// A fresh random identifier.
+    pub fn random() -> SessionId {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        SessionId(bytes)
+    }
+
+    /// The identifier as 32 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads 32 hex digits.
+    pub fn from_hex(text: &str) -> Option<SessionId> {
+        if text.len() != 32 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(SessionId(bytes))
+    }
+}
+
+/// Shows no digits: an identifier must not reach a log by accident.
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(..)")
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SessionId, D::Error> {
+        let text = <&str>::deserialize(deserializer)?;
+        SessionId::from_hex(text).ok_or_else(|| serde::de::Error::custom("not a session id"))
+    }
+}
+
+/// A session: named string entries plus its identifier and when it began
+/// and was last renewed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     #[serde(rename = "v")]
     version: u8,
+    #[serde(rename = "i")]
+    id: SessionId,
     #[serde(rename = "c")]
     created: Millis,
     #[serde(rename = "u")]
@@ -50,7 +108,8 @@ pub struct Session {
     entries: BTreeMap<String, String>,
 }
 
-const VERSION: u8 = 1;
+/// Version 2 added the identifier; version 1 cookies are refused.
+const VERSION: u8 = 2;
 
 impl Session {
     /// A fresh session for `name` started at `at`, holding `name` and
@@ -61,6 +120,7 @@ impl Session {
         entries.insert(LOGGED_IN_AT.to_owned(), rfc3339(at));
         Session {
             version: VERSION,
+            id: SessionId::random(),
             created: at,
             last_seen: at,
             entries,
@@ -76,6 +136,7 @@ impl Session {
     ) -> Option<Session> {
         let session = Session {
             version: VERSION,
+            id: SessionId::random(),
             created,
             last_seen,
             entries,
@@ -97,6 +158,11 @@ impl Session {
         self.name().is_some()
     }
 
+    /// The identifier given at login.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
     /// Every entry, ordered by key.
     pub fn entries(&self) -> &BTreeMap<String, String> {
         &self.entries
@@ -108,6 +174,15 @@ impl Session {
 
     pub fn last_seen(&self) -> Millis {
         self.last_seen
+    }
+
+    /// The same entries and times under a fresh identifier: what stays of a
+    /// session once its identifier has been revoked.
+    pub fn with_new_id(self) -> Session {
+        Session {
+            id: SessionId::random(),
+            ..self
+        }
     }
 
     /// Deletes one entry; says whether it was there.
@@ -176,6 +251,10 @@ mod tests {
             "null",
             "{}",
             r#"{"v":2,"c":1,"u":1,"e":{}}"#,
+            r#"{"v":1,"c":1,"u":1,"e":{}}"#,
+            r#"{"v":3,"i":"00112233445566778899aabbccddeeff","c":1,"u":1,"e":{}}"#,
+            r#"{"v":2,"i":"0011","c":1,"u":1,"e":{}}"#,
+            r#"{"v":2,"i":"00112233445566778899aabbccddeefg","c":1,"u":1,"e":{}}"#,
             r#"{"v":1,"c":5,"u":1,"e":{}}"#,
             r#"{"v":1,"c":1,"u":1,"e":{"":"x"}}"#,
             r#"{"v":1,"c":1,"u":1,"e":{},"x":0}"#,
@@ -183,6 +262,16 @@ mod tests {
         ] {
             assert_eq!(Session::decode(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn every_session_gets_its_own_id() {
+        let (a, b) = (Session::start("a", 0), Session::start("a", 0));
+        assert_ne!(a.id(), b.id());
+        assert_eq!(SessionId::from_hex(&a.id().to_hex()), Some(a.id()));
+        assert_eq!(format!("{:?}", a.id()), "SessionId(..)");
+        let decoded = Session::decode(&a.encode()).unwrap();
+        assert_eq!(decoded.id(), a.id());
     }
 
     #[test]

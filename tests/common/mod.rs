@@ -2,6 +2,7 @@
 //! flow, and reading the session back out of the cookie jar.
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
+pub mod front;
 pub mod server;
 
 use figment::providers::{Format, Toml};
@@ -32,8 +33,20 @@ pub fn figment() -> Figment {
     session_app::config::base()
         .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested())
         .merge(("template_dir", TEMPLATES))
+        .merge(("session_revocation_store", fresh_store()))
         .merge(("log_level", "off"))
         .select(rocket::Config::DEBUG_PROFILE)
+}
+
+/// A revocation file no other client uses.
+pub fn fresh_store() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static STORES: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir()
+        .join(format!("session-app-tests-{}", std::process::id()))
+        .join(format!("revoked-{}", STORES.fetch_add(1, Ordering::SeqCst)))
+        .display()
+        .to_string()
 }
 
 /// A fresh tracked client with the default settings.

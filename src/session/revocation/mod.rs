@@ -1,0 +1,243 @@
+//! Revocation: the one piece of server state that lets a logout really end
+//! a session. Logging out (or deleting `name`) records the session's
+//! identifier as revoked until the session would have expired anyway; a
+//! cookie carrying a revoked identifier is then no session, on every
+//! instance that shares the store.
+//!
+//! Every instance keeps the revocations in memory, so the check on each
+//! request is a hash lookup. The store behind the memory keeps them across
+//! restarts: an append-only file (the embedded default) or Redis, which
+//! also announces each revocation to the other instances.
+
+mod file;
+mod redis;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::{Clock, Millis, SessionId};
+
+/// The embedded store's default file, under the working folder.
+pub const DEFAULT_STORE: &str = "data/revoked-sessions";
+
+/// How often, at most, expired revocations are dropped from memory.
+const PRUNE_EVERY: Millis = 60_000;
+
+/// Where revocations are kept (`session_revocation_store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// An append-only file, fsynced on every revocation.
+    File(PathBuf),
+    /// A Redis (or Valkey) server, by `redis://` or `rediss://` URL.
+    Redis(String),
+}
+
+impl StoreSetting {
+    /// Reads the setting and checks that the store can be used: a file
+    /// whose folder can be created and which can be opened for appending,
+    /// or a well-formed URL. Redis itself may be down: the app then serves
+    /// and queues revocations until it is back.
+    pub fn parse(text: &str) -> Result<StoreSetting, String> {
+        if text.starts_with("redis://") || text.starts_with("rediss://") {
+            ::redis::Client::open(text)
+                .map_err(|_| "session_revocation_store is not a valid Redis URL".to_owned())?;
+            return Ok(StoreSetting::Redis(text.to_owned()));
+        }
+        if text.contains("://") {
+            return Err(
+                "session_revocation_store must be a file path or a redis:// URL".to_owned(),
+            );
+        }
+        if text.is_empty() {
+            return Err("session_revocation_store must not be empty".to_owned());
+        }
+        let path = PathBuf::from(text);
+        file::check(&path).map_err(|e| {
+            format!(
+                "session_revocation_store `{}` cannot be used: {e}",
+                path.display()
+            )
+        })?;
+        Ok(StoreSetting::File(path))
+    }
+}
+
+/// What a revocation's store did with it before the logout answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written (and, for the file, fsynced).
+    Written,
+    /// The store is unreachable: kept in memory, written when it is back.
+    Queued,
+}
+
+/// The revocations every instance holds in memory.
+#[derive(Debug, Default)]
+pub(crate) struct Mirror {
+    entries: RwLock<HashMap<SessionId, Millis>>,
+    pruned_at: AtomicU64,
+}
+
+impl Mirror {
+    fn contains(&self, id: &SessionId, now: Millis) -> bool {
+        let entries = self.entries.read().expect("BUG: revocations lock poisoned");
+        entries.get(id).is_some_and(|until| *until > now)
+    }
+
+    /// Records `id` until `until`; says whether it was new.
+    fn insert(&self, id: SessionId, until: Millis) -> bool {
+        let mut entries = self
+            .entries
+            .write()
+            .expect("BUG: revocations lock poisoned");
+        match entries.get(&id) {
+            Some(known) if *known >= until => false,
+            _ => {
+                entries.insert(id, until);
+                true
+            }
+        }
+    }
+
+    /// Drops what has expired, at most once a minute.
+    fn prune(&self, now: Millis) {
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < PRUNE_EVERY {
+            return;
+        }
+        self.pruned_at.store(now, Ordering::Relaxed);
+        let mut entries = self
+            .entries
+            .write()
+            .expect("BUG: revocations lock poisoned");
+        entries.retain(|_, until| *until > now);
+    }
+
+    fn live(&self, now: Millis) -> Vec<(SessionId, Millis)> {
+        let entries = self.entries.read().expect("BUG: revocations lock poisoned");
+        entries
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(id, until)| (*id, *until))
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.entries
+            .read()
+            .expect("BUG: revocations lock poisoned")
+            .len()
+    }
+}
+
+enum Backend {
+    File(file::FileStore),
+    Redis(redis::RedisStore),
+}
+
+/// The revoked sessions, in memory and in the configured store.
+pub struct Revocations {
+    mirror: Arc<Mirror>,
+    backend: Backend,
+    clock: Clock,
+}
+
+impl Revocations {
+    /// Opens the store: a file is read whole (and compacted); Redis is
+    /// connected to in the background, from Rocket's runtime.
+    pub fn open(setting: &StoreSetting, clock: Clock) -> Result<Revocations, String> {
+        let mirror = Arc::new(Mirror::default());
+        let backend = match setting {
+            StoreSetting::File(path) => {
+                let store = file::FileStore::open(path, &mirror, clock.now()).map_err(|e| {
+                    format!(
+                        "session_revocation_store `{}` cannot be used: {e}",
+                        path.display()
+                    )
+                })?;
+                Backend::File(store)
+            }
+            StoreSetting::Redis(url) => Backend::Redis(redis::RedisStore::start(
+                url,
+                mirror.clone(),
+                clock.clone(),
+            )?),
+        };
+        Ok(Revocations {
+            mirror,
+            backend,
+            clock,
+        })
+    }
+
+    /// Whether session `id` was revoked (and its revocation still runs).
+    pub fn is_revoked(&self, id: &SessionId) -> bool {
+        self.mirror.contains(id, self.clock.now())
+    }
+
+    /// Revokes session `id` until `until` (its absolute expiry). Refused on
+    /// this instance at once; answers once the store has it, or has queued
+    /// it while unreachable.
+    pub async fn revoke(&self, id: SessionId, until: Millis) -> Durability {
+        let now = self.clock.now();
+        self.mirror.prune(now);
+        if until <= now {
+            return Durability::Written;
+        }
+        self.mirror.insert(id, until);
+        match &self.backend {
+            Backend::File(store) => store.append(id, until, self.mirror.clone(), now).await,
+            Backend::Redis(store) => store.revoke(id, until).await,
+        }
+    }
+
+    /// Whether the store is reachable now (the file always is).
+    pub fn is_ready(&self) -> bool {
+        match &self.backend {
+            Backend::File(_) => true,
+            Backend::Redis(store) => store.is_connected(),
+        }
+    }
+
+    /// How many revocations are held in memory, expired ones not yet
+    /// dropped included.
+    pub fn len(&self) -> usize {
+        self.mirror.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_a_path_or_a_redis_url() {
+        assert_eq!(
+            StoreSetting::parse("redis://127.0.0.1:6379/0"),
+            Ok(StoreSetting::Redis("redis://127.0.0.1:6379/0".into()))
+        );
+        assert!(StoreSetting::parse("redis://no host/").is_err());
+        assert!(StoreSetting::parse("http://example.org").is_err());
+        assert!(StoreSetting::parse("").is_err());
+        assert!(StoreSetting::parse("/proc/no/such/folder/file").is_err());
+    }
+
+    #[test]
+    fn the_mirror_forgets_what_has_expired() {
+        let mirror = Mirror::default();
+        let id = SessionId::random();
+        assert!(mirror.insert(id, 1_000));
+        assert!(!mirror.insert(id, 500), "an earlier expiry changes nothing");
+        assert!(mirror.contains(&id, 999));
+        assert!(!mirror.contains(&id, 1_000));
+        mirror.prune(PRUNE_EVERY + 1);
+        assert_eq!(mirror.len(), 0);
+    }
+}

@@ -1,0 +1,252 @@
+//! Revocations shared through a real Redis by instances behind the real
+//! front: a logout on one instance is honoured on the other within a
+//! second; with Redis down the app keeps serving and queues the
+//! revocation; a Redis restarted empty gets it back, and so does an
+//! instance started afterwards.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::front::{nginx_program, Front};
+use common::server::{free_port, wait_until, Agent, Server};
+use common::{form_body, secure, token_in, SESSION_COOKIE};
+use rocket::uri;
+use session_app::routes;
+
+fn redis_program() -> Option<PathBuf> {
+    let found = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let message =
+            "the Redis tests need redis-server: install the Debian package `redis-server`";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("skipped: {message}");
+    }
+    found
+}
+
+/// A Redis server on a loopback port, without persistence, until dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+    program: PathBuf,
+}
+
+impl Redis {
+    fn start(program: PathBuf, port: u16) -> Redis {
+        let child = Command::new(&program)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let mut redis = Redis {
+            child,
+            port,
+            program,
+        };
+        wait_until(&mut redis.child, "redis", || ping(port), String::new);
+        redis
+    }
+
+    /// Stops this server and starts an empty one on the same port.
+    fn restart_empty(self) -> Redis {
+        let (program, port) = (self.program.clone(), self.port);
+        drop(self);
+        Redis::start(program, port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let mut answer = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && &answer == b"+PONG\r\n"
+}
+
+/// An instance sharing revocations through `redis_url`, behind TLS.
+fn instance(redis_url: &str) -> Server {
+    Server::start(&[
+        ("ROCKET_SESSION_COOKIE_SECURE", "true"),
+        ("ROCKET_SESSION_REVOCATION_STORE", redis_url),
+    ])
+}
+
+/// Logs in through the front; returns the browser and its session cookie.
+fn logged_in(front: &Front, name: &str) -> (Agent, String) {
+    let mut browser = front.browser();
+    let page = browser.get(uri!(routes::index)).unwrap();
+    let token = token_in(&page.body).unwrap();
+    let login = browser
+        .post(
+            uri!(routes::login),
+            &form_body(&[("name", name), ("csrf_token", &token)]),
+        )
+        .unwrap();
+    assert_eq!(login.status, 303);
+    let cookie = browser.cookies[&secure(SESSION_COOKIE)].clone();
+    (browser, cookie)
+}
+
+/// Logs out through the front.
+fn log_out(browser: &mut Agent) -> u16 {
+    let output = browser.get(uri!(routes::output)).unwrap();
+    assert_eq!(output.status, 200);
+    let token = token_in(&output.body).unwrap();
+    browser
+        .post(uri!(routes::logout), &form_body(&[("csrf_token", &token)]))
+        .unwrap()
+        .status
+}
+
+/// `GET /output` on one instance directly, with `cookie`; the status.
+fn output_status(instance: &Server, cookie: &str) -> u16 {
+    let mut thief = Agent::plain(instance.port);
+    thief
+        .cookies
+        .insert(secure(SESSION_COOKIE), cookie.to_owned());
+    let status = thief.get(uri!(routes::output)).unwrap().status;
+    assert!(status < 500, "got {status}");
+    status
+}
+
+/// Waits up to `within` for `instance` to refuse `cookie`; how long it took.
+fn refused_within(instance: &Server, cookie: &str, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if output_status(instance, cookie) == 303 {
+            return Some(started.elapsed());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn readiness(instance: &Server) -> u16 {
+    Agent::plain(instance.port)
+        .get(uri!(routes::readyz))
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_logout_on_one_instance_is_honoured_on_the_other_within_a_second() {
+    let (Some(nginx), Some(redis)) = (nginx_program(), redis_program()) else {
+        return;
+    };
+    let redis = Redis::start(redis, free_port());
+    let (first, second) = (instance(&redis.url()), instance(&redis.url()));
+    let front = Front::start(&nginx, [first.port, second.port]);
+    wait_ready(&[&first, &second]);
+
+    let (mut browser, copy) = logged_in(&front, "太郎");
+    assert_eq!(output_status(&first, &copy), 200);
+    assert_eq!(output_status(&second, &copy), 200);
+    assert_eq!(log_out(&mut browser), 303);
+
+    for instance in [&first, &second] {
+        let took = refused_within(instance, &copy, Duration::from_secs(1))
+            .expect("refused within one second");
+        println!("refused after {took:?}");
+    }
+}
+
+/// Waits until every instance reports its store reachable.
+fn wait_ready(instances: &[&Server]) {
+    let started = Instant::now();
+    while !instances.iter().all(|i| readiness(i) == 200) {
+        assert!(started.elapsed() < Duration::from_secs(20), "never ready");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_logout_made_while_redis_is_down_reaches_every_instance_once_it_is_back() {
+    let (Some(nginx), Some(redis)) = (nginx_program(), redis_program()) else {
+        return;
+    };
+    let redis = Redis::start(redis, free_port());
+    let (first, second) = (instance(&redis.url()), instance(&redis.url()));
+    let front = Front::start(&nginx, [first.port, second.port]);
+    wait_ready(&[&first, &second]);
+    let (mut browser, copy) = logged_in(&front, "太郎");
+    let (mut other_browser, other) = logged_in(&front, "花子");
+
+    // Redis goes away, taking every revocation with it.
+    let port = redis.port;
+    let program = redis.program.clone();
+    drop(redis);
+    let started = Instant::now();
+    while [&first, &second].iter().any(|i| readiness(i) != 503) {
+        assert!(started.elapsed() < Duration::from_secs(20), "never noticed");
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    // The app keeps serving: live sessions work, logout answers.
+    assert_eq!(output_status(&first, &other), 200);
+    assert_eq!(output_status(&second, &other), 200);
+    assert_eq!(log_out(&mut browser), 303);
+    let queued: Vec<&Server> = [&first, &second]
+        .into_iter()
+        .filter(|i| i.output().contains("revocation queued"))
+        .collect();
+    assert_eq!(queued.len(), 1, "one instance took the logout");
+    // That instance refuses the copy at once.
+    assert_eq!(output_status(queued[0], &copy), 303);
+    // Logged once per outage, not per request.
+    for instance in [&first, &second] {
+        assert_eq!(
+            instance.output().matches("Redis unreachable").count(),
+            1,
+            "{}",
+            instance.output()
+        );
+    }
+
+    // Redis comes back empty.
+    let redis = Redis::start(program, port);
+    for instance in [&first, &second] {
+        refused_within(instance, &copy, Duration::from_secs(15))
+            .expect("the queued revocation arrives");
+    }
+    // So does an instance started afterwards.
+    let third = instance(&redis.url());
+    wait_ready(&[&third]);
+    assert_eq!(output_status(&third, &copy), 303);
+    assert_eq!(output_status(&third, &other), 200);
+
+    // And a Redis restarted empty again gets it back from the instances.
+    let redis = redis.restart_empty();
+    wait_ready(&[&first, &second, &third]);
+    let fourth = instance(&redis.url());
+    wait_ready(&[&fourth]);
+    assert!(refused_within(&fourth, &copy, Duration::from_secs(15)).is_some());
+    assert_eq!(log_out(&mut other_browser), 303);
+    for instance in [&first, &second, &third, &fourth] {
+        assert!(refused_within(instance, &other, Duration::from_secs(1)).is_some());
+    }
+}
