@@ -1,7 +1,10 @@
 //! Error pages: every status the app answers with on its own, in the app's
-//! style and the client's language, without internal detail.
+//! style and the client's language, without internal detail. A known path
+//! asked for with the wrong method is a `405` that says which methods it
+//! takes.
 
-use rocket::http::Status;
+use rocket::http::{Header, Method, Status};
+use rocket::response::{self, Responder};
 use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::{context, Template};
 
@@ -18,6 +21,7 @@ fn explanation(status: Status) -> &'static str {
         400 => "error_400",
         403 => "error_403",
         404 => "error_404",
+        405 => "error_405",
         413 => "error_413",
         415 => "error_415",
         422 => "error_422",
@@ -26,13 +30,88 @@ fn explanation(status: Status) -> &'static str {
     }
 }
 
+/// The methods the app's routes take for `req`'s path, if any route has
+/// that path: `GET` routes take `HEAD` too.
+fn allowed_methods(req: &Request<'_>) -> Vec<Method> {
+    let path = req.uri().path();
+    let mut methods: Vec<Method> = req
+        .rocket()
+        .routes()
+        .filter(|route| same_path(route.uri.path(), path.as_str()))
+        .flat_map(|route| match route.method {
+            Method::Get => vec![Method::Get, Method::Head],
+            method => vec![method],
+        })
+        .collect();
+    methods.sort_by_key(|m| m.as_str());
+    methods.dedup();
+    methods
+}
+
+/// Whether a route path (with `<dynamic>` segments) matches `path`.
+fn same_path(route: &str, path: &str) -> bool {
+    let (route, path): (Vec<_>, Vec<_>) = (route.split('/').collect(), path.split('/').collect());
+    route.len() == path.len()
+        && route
+            .iter()
+            .zip(&path)
+            .all(|(r, p)| r == p || (r.starts_with('<') && r.ends_with('>') && !p.is_empty()))
+}
+
+/// An error page, with `Allow` when it is a `405`.
+struct ErrorPage {
+    status: Status,
+    body: Template,
+    allow: Option<String>,
+}
+
+impl<'r> Responder<'r, 'static> for ErrorPage {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = (self.status, self.body).respond_to(req)?;
+        if let Some(allow) = self.allow {
+            response.set_header(Header::new("Allow", allow));
+        }
+        Ok(response)
+    }
+}
+
 #[catch(default)]
-fn error(status: Status, req: &Request<'_>) -> Secured<(Status, Template)> {
-    let page = Page::plain(req);
-    let body = page.render(
+fn error(status: Status, req: &Request<'_>) -> Secured<ErrorPage> {
+    // A 404 for a path the app serves with other methods is a 405; a 404
+    // that a route itself answered (an unknown file) stays a 404.
+    let allowed = if status == Status::NotFound {
+        allowed_methods(req)
+    } else {
+        Vec::new()
+    };
+    let (status, allow) = if allowed.is_empty() || allowed.contains(&req.method()) {
+        (status, None)
+    } else {
+        let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        (Status::MethodNotAllowed, Some(names.join(", ")))
+    };
+    let body = Page::plain(req).render(
         "error",
         None,
         context! { code: status.code, message: explanation(status) },
     );
-    Secured((status, body))
+    Secured(ErrorPage {
+        status,
+        body,
+        allow,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_path;
+
+    #[test]
+    fn route_paths_match_like_rockets() {
+        assert!(same_path("/login", "/login"));
+        assert!(same_path("/static/<file>", "/static/app.css"));
+        assert!(!same_path("/static/<file>", "/static/"));
+        assert!(!same_path("/login", "/login/x"));
+        assert!(!same_path("/", "/nope"));
+    }
 }

@@ -14,7 +14,7 @@ use rocket::Request;
 use serde::Deserialize;
 
 use crate::session::revocation::StoreSetting;
-use crate::session::{CookieSettings, Expiry, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX};
+use crate::session::{CookieSettings, Expiry, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE};
 
 /// The secret key committed in `Rocket.toml` for the `debug` profile only.
 /// A release build refuses to start with it.
@@ -237,7 +237,7 @@ fn cookie_name(value: Value) -> Result<String, ConfigError> {
              __Secure- prefix (set session_cookie_secure = true to get __Host-)",
         );
     }
-    if [CSRF_COOKIE, FLASH_COOKIE].contains(&lower.as_str()) {
+    if [CSRF_COOKIE, FLASH_COOKIE, LANG_COOKIE].contains(&lower.as_str()) {
         return refuse(format!(
             "session_cookie_name `{name}` is taken by another of the app's cookies"
         ));

@@ -12,6 +12,10 @@ use rocket::{Request, Response};
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// Pages depend on the language asked for and on the cookies (the session,
+/// the language chosen).
+const VARY: &str = "Accept-Language, Cookie";
+
 /// Rocket's shield, set to deny framing and sniffing.
 pub fn shield() -> Shield {
     Shield::default()
@@ -19,7 +23,7 @@ pub fn shield() -> Shield {
         .enable(NoSniff::Enable)
 }
 
-/// Adds the CSP, `Vary: Accept-Language` (pages are negotiated), and
+/// Adds the CSP, `Vary` (pages are negotiated), and
 /// `Cache-Control: no-store` unless a route set its own.
 pub struct SecurityHeaders;
 
@@ -34,7 +38,7 @@ impl Fairing for SecurityHeaders {
 
     async fn on_response<'r>(&self, _: &'r Request<'_>, res: &mut Response<'r>) {
         res.set_header(Header::new("Content-Security-Policy", CSP));
-        res.set_header(Header::new("Vary", "Accept-Language"));
+        res.set_header(Header::new("Vary", VARY));
         if !res.headers().contains("Cache-Control") {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
@@ -52,7 +56,7 @@ impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for Secured<R> {
         res.set_header(Header::new("Content-Security-Policy", CSP));
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         res.set_header(Header::new("X-Frame-Options", "DENY"));
-        res.set_header(Header::new("Vary", "Accept-Language"));
+        res.set_header(Header::new("Vary", VARY));
         res.set_header(Header::new("Cache-Control", "no-store"));
         Ok(res)
     }

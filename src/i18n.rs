@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::session::cookies;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use rocket::request::Request;
@@ -32,7 +33,8 @@ impl Lang {
         }
     }
 
-    fn from_code(code: &str) -> Option<Lang> {
+    /// The language written `code` (`ja`, `en`).
+    pub fn from_code(code: &str) -> Option<Lang> {
         Lang::ALL.into_iter().find(|lang| lang.code() == code)
     }
 
@@ -74,9 +76,44 @@ impl Lang {
 }
 
 impl Lang {
-    /// The language for `req`, also usable from catchers.
+    /// The language for `req`, also usable from catchers: the one the
+    /// browser chose on a page, else the one `Accept-Language` prefers.
     pub fn of(req: &Request<'_>) -> Lang {
-        Lang::negotiate(req.headers().get_one("Accept-Language"))
+        cookies::language(req)
+            .and_then(|code| Lang::from_code(&code))
+            .unwrap_or_else(|| Lang::negotiate(req.headers().get_one("Accept-Language")))
+    }
+
+    /// `rfc3339`, a UTC instant, as a person reads it in this language:
+    /// Japanese in Japan's time, English in UTC, each saying which.
+    pub fn readable_instant(self, rfc3339: &str) -> Option<String> {
+        use rocket::time::format_description::well_known::Rfc3339;
+        use rocket::time::{OffsetDateTime, UtcOffset};
+        let instant = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
+        Some(match self {
+            Lang::Ja => {
+                let jst = instant.to_offset(UtcOffset::from_hms(9, 0, 0).ok()?);
+                format!(
+                    "{}年{}月{}日 {:02}:{:02}（日本時間）",
+                    jst.year(),
+                    u8::from(jst.month()),
+                    jst.day(),
+                    jst.hour(),
+                    jst.minute()
+                )
+            }
+            Lang::En => {
+                let utc = instant.to_offset(UtcOffset::UTC);
+                format!(
+                    "{} {} {}, {:02}:{:02} UTC",
+                    utc.day(),
+                    utc.month(),
+                    utc.year(),
+                    utc.hour(),
+                    utc.minute()
+                )
+            }
+        })
     }
 }
 
@@ -180,6 +217,20 @@ mod tests {
         for (header, lang) in cases {
             assert_eq!(Lang::negotiate(header), lang, "{header:?}");
         }
+    }
+
+    #[test]
+    fn instants_read_in_each_language() {
+        let instant = "2026-11-25T17:05:00Z";
+        assert_eq!(
+            Lang::Ja.readable_instant(instant).as_deref(),
+            Some("2026年11月26日 02:05（日本時間）")
+        );
+        assert_eq!(
+            Lang::En.readable_instant(instant).as_deref(),
+            Some("25 November 2026, 17:05 UTC")
+        );
+        assert_eq!(Lang::En.readable_instant("yesterday"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What every page's template receives besides its own content: the language,
-//! the CSRF token for its forms, and a one-time flash notice.
+//! the CSRF token for its forms, and a one-time notice.
 
 use std::convert::Infallible;
 
@@ -10,14 +10,13 @@ use serde::Serialize;
 
 use crate::csrf::CsrfToken;
 use crate::i18n::Lang;
-use crate::session::{cookies, RequestSession};
+use crate::session::{cookies, Ended, RequestSession};
 
 /// The templates the app renders (`templates/NAME.html.hbs`); the app
 /// refuses to start without any of them.
 pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logout", "error"];
 
-/// A notice shown once on the next page, kept as its text key (never free
-/// text: the notice cookie is not encrypted).
+/// A notice shown once, on the next page or on this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     NameEmpty,
@@ -25,19 +24,27 @@ pub enum Notice {
     NameControl,
     NameReordering,
     LoggedOut,
+    NameDeleted,
     EntryDeleted,
     EntryMissing,
+    SessionTimedOut,
+    SessionEndedElsewhere,
+    SessionUnreadable,
 }
 
 impl Notice {
-    const ALL: [Notice; 7] = [
+    const ALL: [Notice; 11] = [
         Notice::NameEmpty,
         Notice::NameTooLong,
         Notice::NameControl,
         Notice::NameReordering,
         Notice::LoggedOut,
+        Notice::NameDeleted,
         Notice::EntryDeleted,
         Notice::EntryMissing,
+        Notice::SessionTimedOut,
+        Notice::SessionEndedElsewhere,
+        Notice::SessionUnreadable,
     ];
 
     /// The text key in `src/i18n/*.toml`.
@@ -48,42 +55,89 @@ impl Notice {
             Notice::NameControl => "flash_name_control",
             Notice::NameReordering => "flash_name_reordering",
             Notice::LoggedOut => "flash_logged_out",
+            Notice::NameDeleted => "flash_name_deleted",
             Notice::EntryDeleted => "flash_entry_deleted",
             Notice::EntryMissing => "flash_entry_missing",
+            Notice::SessionTimedOut => "flash_session_timed_out",
+            Notice::SessionEndedElsewhere => "flash_session_ended_elsewhere",
+            Notice::SessionUnreadable => "flash_session_unreadable",
         }
     }
 
     fn is_error(self) -> bool {
+        !matches!(
+            self,
+            Notice::LoggedOut | Notice::NameDeleted | Notice::EntryDeleted
+        )
+    }
+
+    /// The form field the notice explains, if it is about one.
+    fn field(self) -> Option<&'static str> {
         matches!(
             self,
-            Notice::NameEmpty
-                | Notice::NameTooLong
-                | Notice::NameControl
-                | Notice::NameReordering
-                | Notice::EntryMissing
+            Notice::NameEmpty | Notice::NameTooLong | Notice::NameControl | Notice::NameReordering
         )
+        .then_some("name")
+    }
+
+    /// What tells a person that the session they had is gone, and why.
+    pub fn ended(ended: Ended) -> Notice {
+        match ended {
+            Ended::TimedOut => Notice::SessionTimedOut,
+            Ended::Revoked => Notice::SessionEndedElsewhere,
+            Ended::Unreadable => Notice::SessionUnreadable,
+        }
     }
 
     /// Redirects to `to`, showing this notice there once.
     pub fn redirect(self, to: Redirect) -> NoticeRedirect {
-        NoticeRedirect { notice: self, to }
+        NoticeRedirect {
+            notice: Some(self),
+            kept: None,
+            to,
+        }
     }
 
-    /// The notice a notice cookie holds: only the exact keys the app writes.
+    /// Redirects to `to`, showing this notice there once with `kept`, text
+    /// the person typed, given back in its field.
+    pub fn redirect_keeping(self, kept: &str, to: Redirect) -> NoticeRedirect {
+        NoticeRedirect {
+            notice: Some(self),
+            kept: Some(kept.to_owned()),
+            to,
+        }
+    }
+
+    /// The notice a notice cookie names: only the exact keys the app writes.
     fn from_key(value: &str) -> Option<Notice> {
         Notice::ALL.into_iter().find(|notice| notice.key() == value)
     }
 }
 
-/// A redirect that leaves a [`Notice`] for the next page.
+/// A redirect that may leave a [`Notice`] for the next page.
 pub struct NoticeRedirect {
-    notice: Notice,
+    notice: Option<Notice>,
+    kept: Option<String>,
     to: Redirect,
+}
+
+impl NoticeRedirect {
+    /// Back to the login page, saying why the session the request carried
+    /// ended, if it did.
+    pub fn to_login(ended: Option<Ended>) -> NoticeRedirect {
+        NoticeRedirect {
+            notice: ended.map(Notice::ended),
+            kept: None,
+            to: Redirect::to(rocket::uri!(crate::routes::index)),
+        }
+    }
 }
 
 impl<'r> Responder<'r, 'static> for NoticeRedirect {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        cookies::set_notice(req, self.notice.key());
+        if let Some(notice) = self.notice {
+            cookies::set_notice(req, notice.key(), self.kept.as_deref());
+        }
         self.to.respond_to(req)
     }
 }
@@ -91,7 +145,7 @@ impl<'r> Responder<'r, 'static> for NoticeRedirect {
 /// The frame of a page: its language and pending notice.
 pub struct Page {
     lang: Lang,
-    notice: Option<Notice>,
+    notice: Option<(Notice, Option<String>)>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +161,8 @@ struct Frame<'a, C: Serialize> {
 struct NoticeView {
     key: &'static str,
     error: bool,
+    field: Option<&'static str>,
+    kept: Option<String>,
 }
 
 impl Page {
@@ -117,6 +173,11 @@ impl Page {
             lang: Lang::of(req),
             notice: None,
         }
+    }
+
+    /// The page's language.
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     /// Renders `template` with `content`, and `csrf` for its forms.
@@ -131,9 +192,11 @@ impl Page {
             Frame {
                 lang: self.lang.code(),
                 csrf: csrf.map(CsrfToken::as_str),
-                notice: self.notice.map(|n| NoticeView {
-                    key: n.key(),
-                    error: n.is_error(),
+                notice: self.notice.map(|(notice, kept)| NoticeView {
+                    key: notice.key(),
+                    error: notice.is_error(),
+                    field: notice.field(),
+                    kept,
                 }),
                 content,
             },
@@ -148,9 +211,11 @@ impl<'r> FromRequest<'r> for Page {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
         // Every page applies the session rules: a dead cookie is removed
         // and an active session renewed, whatever the page shows.
-        RequestSession::apply_rules(req);
+        let ended = RequestSession::apply_rules(req);
         // Shown once, or never if it is not one of ours.
-        let notice = cookies::take_notice(req).and_then(|key| Notice::from_key(&key));
+        let left = cookies::take_notice(req)
+            .and_then(|(key, kept)| Notice::from_key(&key).map(|notice| (notice, kept)));
+        let notice = left.or_else(|| ended.map(|ended| (Notice::ended(ended), None)));
         Outcome::Success(Page {
             lang: Lang::of(req),
             notice,

@@ -1,16 +1,22 @@
 //! The tutorial's flow: log in with a name, see the session, delete one
-//! entry, log out. Plus a health check and the stylesheet.
+//! entry, log out. Plus the language switch, health checks and the
+//! stylesheet.
+
+use std::convert::Infallible;
 
 use rocket::form::FromForm;
+use rocket::http::uri::{Absolute, Origin};
 use rocket::http::{ContentType, Header, Status};
-use rocket::response::Redirect;
-use rocket::{get, post, routes, uri, Responder, Route, State};
-use rocket_dyn_templates::Template;
+use rocket::request::{self, FromRequest, Request};
+use rocket::response::{self, Redirect, Responder};
+use rocket::{get, post, routes, uri, Route, State};
+use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 use crate::csrf::{Csrf, CsrfToken, Protected};
+use crate::i18n::Lang;
 use crate::pages::{Notice, NoticeRedirect, Page};
-use crate::session::{LoggedIn, RequestSession, Revocations};
+use crate::session::{cookies, LoggedIn, RequestSession, Revocations, LOGGED_IN_AT, NAME};
 use crate::text::{self, Refusal};
 
 /// The longest accepted name, in Unicode scalar values.
@@ -24,6 +30,7 @@ pub const LARGEST_FORM_BYTES: u64 = (MAX_NAME_CHARS * 4 * 3 + 256) as u64;
 pub fn routes() -> Vec<Route> {
     routes![
         index,
+        login_page,
         login,
         output,
         output_anonymous,
@@ -33,6 +40,7 @@ pub fn routes() -> Vec<Route> {
         delete_key,
         healthz,
         readyz,
+        switch_language,
         asset
     ]
 }
@@ -83,10 +91,23 @@ pub fn valid_name(raw: &str) -> Result<&str, Notice> {
     })
 }
 
+/// The login page; for a logged-in visitor it also says who, and offers
+/// the session page and logout before logging in as someone else.
 #[get("/")]
-pub fn index(page: Page, csrf: CsrfToken) -> Template {
-    page.render("index", Some(&csrf), ())
+pub fn index(page: Page, csrf: CsrfToken, user: Option<LoggedIn<'_>>) -> Template {
+    let user = user.as_ref().map(LoggedIn::name);
+    page.render("index", Some(&csrf), context! { user })
 }
+
+/// Where a refused login leaves the address bar: back to the form.
+#[get("/login")]
+pub fn login_page() -> Redirect {
+    Redirect::to(uri!(index))
+}
+
+/// Names refused for their length are given back, up to this many
+/// characters, so the person can shorten them; longer ones are not kept.
+const KEPT_NAME_CHARS: usize = 2 * MAX_NAME_CHARS;
 
 #[post("/login", data = "<form>")]
 // Rocket's idiom for an expected failure; the value lives for one return.
@@ -95,36 +116,58 @@ pub fn login(
     form: Csrf<LoginForm<'_>>,
     mut session: RequestSession<'_>,
 ) -> Result<Redirect, NoticeRedirect> {
-    let name = valid_name(form.0.name.unwrap_or_default())
-        .map_err(|notice| notice.redirect(Redirect::to(uri!(index))))?;
+    let typed = form.0.name.unwrap_or_default();
+    let name = valid_name(typed).map_err(|notice| {
+        let back = Redirect::to(uri!(index));
+        let typed = typed.trim();
+        match notice {
+            Notice::NameTooLong if typed.chars().count() <= KEPT_NAME_CHARS => {
+                notice.redirect_keeping(typed, back)
+            }
+            _ => notice.redirect(back),
+        }
+    })?;
     session.start(name);
     Ok(Redirect::to(uri!(output)))
 }
 
+/// One row of the session table.
 #[derive(Serialize)]
 struct Entry<'a> {
     key: &'a str,
     value: &'a str,
+    /// The value as a person reads it, when it is an instant.
+    readable: Option<String>,
+    /// Whether deleting it logs the person out.
+    ends_login: bool,
 }
 
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template {
+    let lang = page.lang();
     let entries: Vec<Entry<'_>> = user
         .session()
         .entries()
         .iter()
-        .map(|(key, value)| Entry { key, value })
+        .map(|(key, value)| Entry {
+            key,
+            value,
+            readable: (key == LOGGED_IN_AT)
+                .then(|| lang.readable_instant(value))
+                .flatten(),
+            ends_login: key == NAME,
+        })
         .collect();
     page.render(
         "output",
         Some(&csrf),
-        rocket_dyn_templates::context! { name: user.name(), entries },
+        context! { name: user.name(), entries },
     )
 }
 
 #[get("/output", rank = 2)]
-pub fn output_anonymous() -> Redirect {
-    Redirect::to(uri!(index))
+pub fn output_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
+    NoticeRedirect::to_login(session.ended())
 }
 
 /// The tutorial logs out on `GET /logout`; a link must not change state, so
@@ -135,8 +178,8 @@ pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template
 }
 
 #[get("/logout", rank = 2)]
-pub fn logout_page_anonymous() -> Redirect {
-    Redirect::to(uri!(index))
+pub fn logout_page_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
+    NoticeRedirect::to_login(session.ended())
 }
 
 #[post("/logout", data = "<_form>")]
@@ -153,10 +196,11 @@ pub async fn delete_key(
     form: Csrf<DeleteForm<'_>>,
     mut session: RequestSession<'_>,
 ) -> NoticeRedirect {
-    let notice = if session.remove(form.0.key.unwrap_or_default()).await {
-        Notice::EntryDeleted
-    } else {
-        Notice::EntryMissing
+    let key = form.0.key.unwrap_or_default();
+    let notice = match session.remove(key).await {
+        true if key == NAME => Notice::NameDeleted,
+        true => Notice::EntryDeleted,
+        false => Notice::EntryMissing,
     };
     let next = if session.is_logged_in() {
         uri!(output)
@@ -164,6 +208,51 @@ pub async fn delete_key(
         uri!(index)
     };
     notice.redirect(Redirect::to(next))
+}
+
+/// Remembers the language chosen with a page's link, then goes back to that
+/// page: the `Referer`'s path, when the page is on this site, else `/`.
+#[get("/lang/<code>")]
+pub fn switch_language(code: &str, came_from: CameFrom) -> Option<LanguageRedirect> {
+    let lang = Lang::from_code(code)?;
+    let to = came_from.0.unwrap_or_else(|| uri!(index));
+    Some(LanguageRedirect(lang, Redirect::to(to)))
+}
+
+/// The path of the page a request came from, when it is on this site.
+pub struct CameFrom(Option<Origin<'static>>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CameFrom {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        let headers = req.headers();
+        let path = headers
+            .get_one("Referer")
+            .and_then(|referer| Absolute::parse(referer).ok())
+            .filter(|referer| {
+                let host = headers.get_one("Host").unwrap_or_default();
+                referer
+                    .authority()
+                    .is_some_and(|authority| authority.to_string().eq_ignore_ascii_case(host))
+            })
+            .map(|referer| referer.path().to_string())
+            // Only a path of this site: `//elsewhere` would be another site.
+            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+            .and_then(|path| Origin::parse_owned(path).ok());
+        request::Outcome::Success(CameFrom(path))
+    }
+}
+
+/// A redirect that remembers a language.
+pub struct LanguageRedirect(Lang, Redirect);
+
+impl<'r> Responder<'r, 'static> for LanguageRedirect {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        cookies::set_language(req, self.0.code());
+        self.1.respond_to(req)
+    }
 }
 
 /// For load balancers: no session work, no template.

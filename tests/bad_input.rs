@@ -50,31 +50,45 @@ fn unknown_paths_get_the_apps_404_page() {
 }
 
 #[test]
-fn wrong_methods_get_4xx_pages() {
+fn wrong_methods_get_405_pages_that_say_which_methods_work() {
     let client = client();
     login(&client, "太郎");
     let cases = [
-        (Method::Put, uri!(routes::login)),
-        (Method::Delete, uri!(routes::output)),
-        (Method::Patch, uri!(routes::index)),
-        (Method::Get, uri!(routes::login)),
-        (Method::Get, uri!(routes::delete_key)),
-        (Method::Post, uri!(routes::output)),
-        (Method::Post, uri!(routes::healthz)),
+        (Method::Put, uri!(routes::login), "GET, HEAD, POST"),
+        (Method::Delete, uri!(routes::output), "GET, HEAD"),
+        (Method::Patch, uri!(routes::index), "GET, HEAD"),
+        (Method::Get, uri!(routes::delete_key), "POST"),
+        (Method::Post, uri!(routes::output), "GET, HEAD"),
+        (Method::Post, uri!(routes::healthz), "GET, HEAD"),
+        (Method::Put, uri!(routes::logout), "GET, HEAD, POST"),
     ];
-    for (method, path) in cases {
+    for (method, path, allowed) in cases {
         let response = client.req(method, path.clone()).dispatch();
+        assert_eq!(
+            response.status(),
+            Status::MethodNotAllowed,
+            "{method} {path}"
+        );
+        assert_eq!(
+            response.headers().get_one("Allow"),
+            Some(allowed),
+            "{method} {path}"
+        );
         assert_eq!(
             response.content_type(),
             Some(ContentType::HTML),
             "{method} {path}"
         );
+        let html = response.into_string().unwrap();
         assert!(
-            response.status().class().is_client_error(),
-            "{method} {path}: {}",
-            response.status()
+            html.contains("<title>エラー 405 – セッション確認</title>"),
+            "{html}"
         );
     }
+    // A path the app does not serve at all stays a 404.
+    let response = client.req(Method::Put, "/nowhere").dispatch();
+    assert_eq!(response.status(), Status::NotFound);
+    assert!(response.headers().get_one("Allow").is_none());
     assert_unharmed(&client);
 }
 

@@ -213,8 +213,8 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
         // Log in with a Japanese name.
         log_in(&browser, &base, "山田太郎").await;
         wait_for_path(&browser, uri!(routes::output)).await;
-        assert_eq!(text_of(&browser, "h1").await, "セッション情報:「山田太郎」");
-        assert_eq!(browser.title().await.unwrap(), "セッション確認");
+        assert_eq!(text_of(&browser, "h1").await, "セッション情報：「山田太郎」");
+        assert_eq!(browser.title().await.unwrap(), "セッション情報 – セッション確認");
 
         // The stylesheet applied under the CSP, the page fits a phone, the
         // input is labelled, and focus is visible.
@@ -225,7 +225,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
 
         // Reload: still there.
         browser.refresh().await.unwrap();
-        assert_eq!(text_of(&browser, "h1").await, "セッション情報:「山田太郎」");
+        assert_eq!(text_of(&browser, "h1").await, "セッション情報：「山田太郎」");
         let shot = browser.screenshot().await.unwrap();
         let shot_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-output.png");
         std::fs::write(&shot_path, shot).unwrap();
@@ -242,7 +242,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
         browser.find(Locator::Css(r#"button[name="key"][value="name"]"#)).await.unwrap().click().await.unwrap();
         wait_for_path(&browser, uri!(routes::index)).await;
         let labelled = js(&browser, "return document.getElementById('name').labels[0].textContent").await;
-        assert_eq!(labelled, "名前:");
+        assert_eq!(labelled, "名前：");
 
         // Log in again, then log out with the button.
         log_in(&browser, &base, "山田太郎").await;

@@ -15,11 +15,11 @@ fn login_page_is_the_tutorials() {
     assert_eq!(page.status(), Status::Ok);
     let html = page.into_string().unwrap();
     assert!(html.contains(r#"<html lang="ja">"#));
-    assert!(html.contains("<title>セッション確認</title>"));
+    assert!(html.contains("<title>ログイン – セッション確認</title>"));
     assert!(html.contains("ログインしてください。"));
     assert!(html.contains(r#"<form method="post" action="/login""#));
     assert!(html.contains(r#"name="name""#));
-    assert!(html.contains(r#"<label for="name">名前:</label>"#));
+    assert!(html.contains(r#"<label for="name">名前：</label>"#));
     assert!(html.contains(r#"<button type="submit">ログイン</button>"#));
     assert!(token_in(&html).is_some());
 }
@@ -43,9 +43,9 @@ fn login_keeps_the_trimmed_name_and_shows_it_escaped() {
     let page = client.get(uri!(routes::output)).dispatch();
     assert_eq!(page.status(), Status::Ok);
     let html = page.into_string().unwrap();
-    assert!(html.contains("<title>セッション確認</title>"));
+    assert!(html.contains("<title>セッション情報 – セッション確認</title>"));
     assert!(
-        html.contains("<h1>セッション情報:「山田&lt;b&gt;太郎」</h1>"),
+        html.contains("<h1>セッション情報：「山田&lt;b&gt;太郎」</h1>"),
         "{html}"
     );
     assert!(!html.contains("<b>太郎"));

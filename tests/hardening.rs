@@ -222,6 +222,7 @@ fn many_idle_connections_do_not_lock_other_clients_out() {
         .get(uri!(routes::index))
         .expect("served while 1,100 connections idle");
     assert_eq!(page.status, 200);
+    assert!(server.prints_soon("open files limit: "));
     let log = server.output();
     let limit: u64 = log
         .lines()

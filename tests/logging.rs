@@ -74,6 +74,7 @@ fn session_events_are_logged_without_secrets() {
     );
     assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
 
+    assert!(server.prints_soon("session: expired (absolute timeout)"));
     let log = server.output();
     for event in [
         "session: login",

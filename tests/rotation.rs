@@ -221,7 +221,7 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
     rotated.cookies = sealed_under_old.clone();
     let output = rotated.get(uri!(routes::output)).unwrap();
     assert_eq!(output.status, 200);
-    assert!(output.body.contains("セッション情報:「太郎」"));
+    assert!(output.body.contains("セッション情報：「太郎」"));
     for name in [format!("{SESSION_COOKIE}="), format!("{CSRF_COOKIE}=")] {
         assert!(
             output.set_cookies().any(|c| c.starts_with(name.as_str())),

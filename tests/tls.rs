@@ -63,7 +63,7 @@ fn over_tls_the_cookies_are_secure() {
 
     let output = browser.get(uri!(routes::output)).unwrap();
     assert_eq!(output.status, 200);
-    assert!(output.body.contains("セッション情報:「山田太郎」"));
+    assert!(output.body.contains("セッション情報：「山田太郎」"));
 
     // Plain HTTP on the TLS port gets no page, and the server carries on.
     if let Ok(response) = Agent::plain(server.port).get(uri!(routes::index)) {

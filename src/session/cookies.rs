@@ -1,11 +1,12 @@
-//! The app's three cookies: their names, their attributes, and sealing and
+//! The app's four cookies: their names, their attributes, and sealing and
 //! opening them under the current key and the fallback keys of a rotation.
 //!
 //! - the session: private (encrypted), lives as long as its nearer window;
 //! - the CSRF token: private, lives until the browser closes;
-//! - the one-time notice: a text key the next page shows once.
+//! - the one-time notice: private, read once by the next page;
+//! - the chosen language: `ja` or `en`, kept for a year.
 //!
-//! All three are `HttpOnly`, `Path=/`, `SameSite=Lax`, and under TLS (or
+//! All four are `HttpOnly`, `Path=/`, `SameSite=Lax`, and under TLS (or
 //! `session_cookie_secure`) `Secure` with the `__Host-` prefix.
 
 use std::time::Duration;
@@ -24,6 +25,10 @@ pub const SESSION_COOKIE: &str = "session";
 pub const CSRF_COOKIE: &str = "csrf";
 /// The one-time notice cookie's name.
 pub const FLASH_COOKIE: &str = "_flash";
+/// The chosen language's cookie name.
+pub const LANG_COOKIE: &str = "lang";
+/// How long the language choice is kept: a year.
+const LANG_LIFETIME_SECS: i64 = 365 * 24 * 3600;
 /// The prefix browsers accept only on `Secure`, `Path=/` cookies without a
 /// `Domain`: no sibling subdomain can plant such a cookie.
 pub const HOST_PREFIX: &str = "__Host-";
@@ -39,6 +44,8 @@ pub struct CookieSettings {
     pub csrf: String,
     /// The notice cookie's name, prefixed when `secure`.
     pub flash: String,
+    /// The language cookie's name, prefixed when `secure`.
+    pub lang: String,
     /// Older keys whose cookies are still accepted, then re-sealed.
     pub fallback_keys: Vec<Key>,
 }
@@ -58,6 +65,7 @@ impl CookieSettings {
             session: prefixed(session),
             csrf: prefixed(CSRF_COOKIE),
             flash: prefixed(FLASH_COOKIE),
+            lang: prefixed(LANG_COOKIE),
             fallback_keys,
         }
     }
@@ -177,20 +185,55 @@ pub(crate) fn seal_csrf_token(jar: &CookieJar<'_>, settings: &CookieSettings, to
     );
 }
 
-/// Leaves `key` for the next page to show once. The value is a text key,
-/// never free text: the cookie is not encrypted.
-pub fn set_notice(req: &Request<'_>, key: &'static str) {
+/// Leaves notice `key` for the next page to show once, with `kept`, text
+/// the person typed that the page gives back (sealed: never readable or
+/// forgeable by anyone without the key).
+pub fn set_notice(req: &Request<'_>, key: &'static str, kept: Option<&str>) {
     let settings = settings(req);
-    let cookie = settings.attributes(Cookie::new(settings.flash.clone(), key));
-    req.cookies().add(cookie);
+    let value = match kept {
+        Some(kept) => format!("{key}\n{kept}"),
+        None => key.to_owned(),
+    };
+    seal(
+        req.cookies(),
+        settings,
+        &settings.flash,
+        value,
+        Lifetime::BrowserSession,
+    );
 }
 
-/// Takes the pending notice, if the request carries one: the cookie is
-/// removed, so it is shown once (or never, if the caller does not know it).
-pub fn take_notice(req: &Request<'_>) -> Option<String> {
+/// Takes the pending notice, if the request carries one, as its key and
+/// kept text: the cookie is removed, so it is shown once. A cookie no key
+/// opens is removed and is no notice.
+pub fn take_notice(req: &Request<'_>) -> Option<(String, Option<String>)> {
     let settings = settings(req);
     let jar = req.cookies();
-    let value = jar.get(&settings.flash)?.value().to_owned();
-    jar.remove(settings.attributes(Cookie::from(settings.flash.clone())));
-    Some(value)
+    let opened = open(jar, settings, &settings.flash);
+    if opened != Opened::Missing {
+        discard(jar, settings, &settings.flash);
+    }
+    let (Opened::Current(value) | Opened::Fallback(value)) = opened else {
+        return None;
+    };
+    Some(match value.split_once('\n') {
+        Some((key, kept)) => (key.to_owned(), Some(kept.to_owned())),
+        None => (value, None),
+    })
+}
+
+/// The language this browser chose, if it chose one.
+pub fn language(req: &Request<'_>) -> Option<String> {
+    let settings = settings(req);
+    req.cookies()
+        .get(&settings.lang)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// Remembers `code` as this browser's language for a year.
+pub fn set_language(req: &Request<'_>, code: &'static str) {
+    let settings = settings(req);
+    let mut cookie = settings.attributes(Cookie::new(settings.lang.clone(), code));
+    cookie.set_max_age(rocket::time::Duration::seconds(LANG_LIFETIME_SECS));
+    req.cookies().add(cookie);
 }

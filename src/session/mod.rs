@@ -25,7 +25,9 @@ use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use clock::{Clock, Millis};
-pub use cookies::{CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, SESSION_COOKIE};
+pub use cookies::{
+    CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
+};
 pub use expiry::{Expiry, Verdict, Why};
 pub use handle::{Ended, LoggedIn, RequestSession};
 pub use revocation::Revocations;

@@ -13,7 +13,9 @@ use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
 use session_app::routes;
 use session_app::session::{Clock, Session};
-pub use session_app::session::{CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, SESSION_COOKIE};
+pub use session_app::session::{
+    CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
+};
 
 /// The app's templates, wherever the test runs.
 pub const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");

@@ -104,6 +104,12 @@ impl Server {
         server
     }
 
+    /// Whether the app prints `needed` within five seconds (its output is
+    /// read by another thread, a moment after the app wrote it).
+    pub fn prints_soon(&self, needed: &str) -> bool {
+        eventually(|| self.output().contains(needed))
+    }
+
     /// Everything the app printed so far.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
@@ -135,6 +141,18 @@ pub fn wait_until(
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `condition` holds within five seconds, checked every 20 ms.
+pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// What a run of the binary that exited printed.

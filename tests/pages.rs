@@ -1,0 +1,325 @@
+//! Pages a person would want to use: no dead ends, a word on why a session
+//! ended, a language switch, titles, accessible errors, readable times.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rocket::http::{Cookie, Header, Status};
+use rocket::local::blocking::Client;
+use rocket::uri;
+use session_app::routes;
+
+#[test]
+fn the_front_page_knows_who_is_logged_in() {
+    let client = client();
+    login(&client, "山田太郎");
+    let page = html(&client, uri!(routes::index));
+    assert!(
+        page.contains("「山田太郎」としてログインしています。"),
+        "{page}"
+    );
+    assert!(page.contains(r#"<a href="/output">セッション情報を見る</a>"#));
+    assert!(page.contains(r#"<form method="post" action="/logout">"#));
+    // Logging in as someone else is still offered.
+    assert!(page.contains("別の名前でログインする"));
+    assert!(page.contains(r#"<form method="post" action="/login""#));
+
+    // Logged out, it is the plain login page.
+    let anonymous = client_with(figment());
+    let page = html(&anonymous, uri!(routes::index));
+    assert!(page.contains("ログインしてください。"));
+    assert!(!page.contains("としてログインしています"));
+}
+
+#[test]
+fn get_login_sends_the_browser_to_the_form() {
+    let client = client();
+    let response = client.get(uri!(routes::login_page)).dispatch();
+    assert_redirects_to(&response, uri!(routes::index));
+}
+
+/// The notice the login page shows now, if any (showing it uses it up).
+fn notice_on_login_page(client: &Client) -> Option<String> {
+    let html = html(client, uri!(routes::index));
+    let start = html.find(r#"<p id="notice""#)?;
+    let text = &html[start..];
+    let text = &text[text.find('>')? + 1..];
+    Some(text[..text.find('<')?].to_owned())
+}
+
+#[test]
+fn a_session_that_timed_out_is_explained_once() {
+    let (client, clock) = client_at(
+        figment()
+            .merge(("session_idle_timeout", 60))
+            .merge(("session_absolute_timeout", 600)),
+    );
+    login(&client, "太郎");
+    clock.advance(Duration::from_secs(61));
+
+    // The output page sends the browser to the login page, which says why.
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let notice = notice_on_login_page(&client).expect("a notice");
+    assert!(notice.contains("一定時間が過ぎたため"), "{notice}");
+    // Once.
+    assert_eq!(notice_on_login_page(&client), None);
+}
+
+#[test]
+fn a_session_ended_elsewhere_is_explained_on_the_login_page_itself() {
+    let client = client();
+    login(&client, "太郎");
+    let copy = client.cookies().get(SESSION_COOKIE).unwrap().clone();
+    post_form(&client, uri!(routes::logout), &[]);
+    assert!(notice_on_login_page(&client).is_some_and(|n| n == "ログアウトしました。"));
+
+    // A browser still holding the copy opens the login page.
+    let page = client.get(uri!(routes::index)).cookie(copy).dispatch();
+    let html = page.into_string().unwrap();
+    assert!(
+        html.contains("別の場所でのログアウトにより終了しました"),
+        "{html}"
+    );
+}
+
+#[test]
+fn an_unreadable_cookie_is_explained() {
+    let client = client();
+    let response = output_with(&client, Cookie::new(SESSION_COOKIE, "garbage"));
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let notice = notice_on_login_page(&client).expect("a notice");
+    assert!(notice.contains("読み取れなかった"), "{notice}");
+}
+
+#[test]
+fn the_forbidden_page_leads_back_to_a_fresh_form() {
+    let client = client();
+    let response = post_raw(&client, uri!(routes::login), &[("name", "太郎")]);
+    assert_eq!(response.status(), Status::Forbidden);
+    let html = response.into_string().unwrap();
+    assert!(html.contains("<title>エラー 403 – セッション確認</title>"));
+    assert!(html.contains("何も変更されていません"), "{html}");
+    assert!(
+        !html.contains("読み込み直して"),
+        "no advice to reload: {html}"
+    );
+    assert!(html.contains(r#"<a href="/">最初のページへ戻る</a>"#));
+    // Where a fresh form does wait.
+    assert!(token_in(&html_of_index(&client)).is_some());
+}
+
+fn html_of_index(client: &Client) -> String {
+    html(client, uri!(routes::index))
+}
+
+#[test]
+fn deleting_the_name_says_it_logs_out_before_and_after() {
+    let client = client();
+    login(&client, "太郎");
+    let page = html(&client, uri!(routes::output));
+    assert!(
+        page.contains(r#"<button type="submit" name="key" value="name" class="danger">削除してログアウト</button>"#),
+        "{page}"
+    );
+    let response = post_form(&client, uri!(routes::delete_key), &[("key", "name")]);
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let page = html_of_index(&client);
+    assert!(
+        page.contains(r#"role="status">名前を削除しました。ログアウトした状態です。</p>"#),
+        "{page}"
+    );
+}
+
+#[test]
+fn every_page_has_its_own_title() {
+    let client = client();
+    let title = |html: &str| {
+        let start = html.find("<title>").unwrap() + "<title>".len();
+        html[start..start + html[start..].find("</title>").unwrap()].to_owned()
+    };
+    assert_eq!(
+        title(&html(&client, uri!(routes::index))),
+        "ログイン – セッション確認"
+    );
+    login(&client, "太郎");
+    assert_eq!(
+        title(&html(&client, uri!(routes::output))),
+        "セッション情報 – セッション確認"
+    );
+    assert_eq!(
+        title(&html(&client, uri!(routes::logout_page))),
+        "ログアウト – セッション確認"
+    );
+    let missing = client.get("/nope").dispatch().into_string().unwrap();
+    assert_eq!(title(&missing), "エラー 404 – セッション確認");
+    let english = client
+        .get(uri!(routes::output))
+        .header(Header::new("Accept-Language", "en"))
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert_eq!(title(&english), "Session information – Session check");
+}
+
+#[test]
+fn a_refused_name_marks_the_field_and_keeps_it_when_only_too_long() {
+    let client = client();
+    let long = "あ".repeat(101);
+    login(&client, &long);
+    let page = html_of_index(&client);
+    assert!(
+        page.contains(r#"aria-invalid="true" aria-describedby="notice name-hint""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(r#"value="{long}""#)),
+        "kept for shortening"
+    );
+    assert!(page.contains(r#"<p id="notice" class="notice notice-error" role="alert">"#));
+
+    // Refused for another reason: marked, not kept.
+    login(&client, "a\u{1}b");
+    let html = html_of_index(&client);
+    assert!(html.contains(r#"aria-invalid="true""#));
+    assert!(!html.contains("value=\"a"), "{html}");
+
+    // Then a fresh form: nothing marked.
+    let html = html_of_index(&client);
+    assert!(!html.contains("aria-invalid"));
+    assert!(html.contains(r#"aria-describedby="name-hint""#));
+}
+
+#[test]
+fn the_login_time_is_readable_and_exact() {
+    let client = client();
+    login(&client, "太郎");
+    let session = session_of(&client).unwrap();
+    let instant = session.entries()["logged_in_at"].clone();
+    let page = html(&client, uri!(routes::output));
+    let japanese = session_app::i18n::Lang::Ja
+        .readable_instant(&instant)
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"<time datetime="{instant}">{japanese}</time>"#)),
+        "{page}"
+    );
+    assert!(japanese.ends_with("（日本時間）"));
+    let english = client
+        .get(uri!(routes::output))
+        .header(Header::new("Accept-Language", "en"))
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(english.contains(&format!(r#"<time datetime="{instant}">"#)));
+    assert!(english.contains(" UTC</time>"), "{english}");
+}
+
+#[test]
+fn every_page_links_to_the_other_language() {
+    let client = client();
+    login(&client, "太郎");
+    for path in [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+    ] {
+        let page = html(&client, path.clone());
+        assert!(
+            page.contains(r#"<a href="/lang/en" hreflang="en" lang="en">English</a>"#),
+            "{path}"
+        );
+    }
+    let missing = client.get("/nope").dispatch().into_string().unwrap();
+    assert!(missing.contains(r#"href="/lang/en""#));
+    let english = client
+        .get(uri!(routes::index))
+        .header(Header::new("Accept-Language", "en"))
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(english.contains(r#"<a href="/lang/ja" hreflang="ja" lang="ja">日本語</a>"#));
+}
+
+#[test]
+fn the_language_link_remembers_the_choice_and_goes_back() {
+    let client = client();
+    login(&client, "太郎");
+
+    // From the output page of this site: back to it, in English.
+    let response = client
+        .get(uri!(routes::switch_language("en")))
+        .header(Header::new("Host", "localhost"))
+        .header(Header::new("Referer", "http://localhost/output?x=1"))
+        .dispatch();
+    assert_redirects_to(&response, uri!(routes::output));
+    let cookie = set_cookie(&response, LANG_COOKIE).expect("the choice is kept");
+    for attribute in [
+        "en",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=31536000",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    drop(response);
+
+    // The choice beats Accept-Language, and Vary says pages depend on both.
+    let page = client
+        .get(uri!(routes::output))
+        .header(Header::new("Accept-Language", "ja"))
+        .dispatch();
+    assert_eq!(
+        page.headers().get_one("Vary"),
+        Some("Accept-Language, Cookie")
+    );
+    assert!(page.into_string().unwrap().contains(r#"<html lang="en">"#));
+
+    // From another site, or with no Referer: to the front page.
+    for referer in [
+        Some("https://evil.example/output"),
+        Some("//evil.example/x"),
+        None,
+    ] {
+        let mut request = client
+            .get(uri!(routes::switch_language("ja")))
+            .header(Header::new("Host", "localhost"));
+        if let Some(referer) = referer {
+            request = request.header(Header::new("Referer", referer));
+        }
+        let response = request.dispatch();
+        assert_redirects_to(&response, uri!(routes::index));
+    }
+    assert!(html(&client, uri!(routes::index)).contains(r#"<html lang="ja">"#));
+
+    // An unknown language is a 404.
+    let response = client.get(uri!(routes::switch_language("fr"))).dispatch();
+    assert_eq!(response.status(), Status::NotFound);
+}
+
+#[test]
+fn behind_tls_the_language_cookie_is_secure_too() {
+    let client = client_with(figment().merge(("session_cookie_secure", true)));
+    let response = client.get(uri!(routes::switch_language("en"))).dispatch();
+    let cookie = set_cookie(&response, &secure(LANG_COOKIE)).expect("__Host-lang");
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[test]
+fn wrong_methods_on_known_paths_say_what_works() {
+    let client = client();
+    let response = client.put(uri!(routes::login)).dispatch();
+    assert_eq!(response.status(), Status::MethodNotAllowed);
+    assert_eq!(response.headers().get_one("Allow"), Some("GET, HEAD, POST"));
+    let html = response.into_string().unwrap();
+    assert!(html.contains("このページはその方法では利用できません。"));
+    let response = client.delete(uri!(routes::output)).dispatch();
+    assert_eq!(response.status(), Status::MethodNotAllowed);
+    assert_eq!(response.headers().get_one("Allow"), Some("GET, HEAD"));
+}
