@@ -27,13 +27,23 @@ pub enum Notice {
     NameDeleted,
     EntryDeleted,
     EntryMissing,
+    EntryAdded,
+    EntryReplaced,
+    EntryKeyInvalid,
+    EntryReserved,
+    EntryTooMany,
+    EntryTooBig,
+    ValueEmpty,
+    ValueTooLong,
+    ValueControl,
+    ValueReordering,
     SessionTimedOut,
     SessionEndedElsewhere,
     SessionUnreadable,
 }
 
 impl Notice {
-    const ALL: [Notice; 11] = [
+    const ALL: [Notice; 21] = [
         Notice::NameEmpty,
         Notice::NameTooLong,
         Notice::NameControl,
@@ -42,6 +52,16 @@ impl Notice {
         Notice::NameDeleted,
         Notice::EntryDeleted,
         Notice::EntryMissing,
+        Notice::EntryAdded,
+        Notice::EntryReplaced,
+        Notice::EntryKeyInvalid,
+        Notice::EntryReserved,
+        Notice::EntryTooMany,
+        Notice::EntryTooBig,
+        Notice::ValueEmpty,
+        Notice::ValueTooLong,
+        Notice::ValueControl,
+        Notice::ValueReordering,
         Notice::SessionTimedOut,
         Notice::SessionEndedElsewhere,
         Notice::SessionUnreadable,
@@ -58,6 +78,16 @@ impl Notice {
             Notice::NameDeleted => "flash_name_deleted",
             Notice::EntryDeleted => "flash_entry_deleted",
             Notice::EntryMissing => "flash_entry_missing",
+            Notice::EntryAdded => "flash_entry_added",
+            Notice::EntryReplaced => "flash_entry_replaced",
+            Notice::EntryKeyInvalid => "flash_entry_key_invalid",
+            Notice::EntryReserved => "flash_entry_reserved",
+            Notice::EntryTooMany => "flash_entry_too_many",
+            Notice::EntryTooBig => "flash_entry_too_big",
+            Notice::ValueEmpty => "flash_value_empty",
+            Notice::ValueTooLong => "flash_value_too_long",
+            Notice::ValueControl => "flash_value_control",
+            Notice::ValueReordering => "flash_value_reordering",
             Notice::SessionTimedOut => "flash_session_timed_out",
             Notice::SessionEndedElsewhere => "flash_session_ended_elsewhere",
             Notice::SessionUnreadable => "flash_session_unreadable",
@@ -67,7 +97,11 @@ impl Notice {
     fn is_error(self) -> bool {
         !matches!(
             self,
-            Notice::LoggedOut | Notice::NameDeleted | Notice::EntryDeleted
+            Notice::LoggedOut
+                | Notice::NameDeleted
+                | Notice::EntryDeleted
+                | Notice::EntryAdded
+                | Notice::EntryReplaced
         )
     }
 
@@ -93,17 +127,18 @@ impl Notice {
     pub fn redirect(self, to: Redirect) -> NoticeRedirect {
         NoticeRedirect {
             notice: Some(self),
-            kept: None,
+            detail: None,
             to,
         }
     }
 
-    /// Redirects to `to`, showing this notice there once with `kept`, text
-    /// the person typed, given back in its field.
-    pub fn redirect_keeping(self, kept: &str, to: Redirect) -> NoticeRedirect {
+    /// Redirects to `to`, showing this notice there once with `detail`:
+    /// for a notice about a field, the text typed into it, given back; for
+    /// a full cookie, the bytes left.
+    pub fn redirect_with(self, detail: &str, to: Redirect) -> NoticeRedirect {
         NoticeRedirect {
             notice: Some(self),
-            kept: Some(kept.to_owned()),
+            detail: Some(detail.to_owned()),
             to,
         }
     }
@@ -117,7 +152,7 @@ impl Notice {
 /// A redirect that may leave a [`Notice`] for the next page.
 pub struct NoticeRedirect {
     notice: Option<Notice>,
-    kept: Option<String>,
+    detail: Option<String>,
     to: Redirect,
 }
 
@@ -127,7 +162,7 @@ impl NoticeRedirect {
     pub fn to_login(ended: Option<Ended>) -> NoticeRedirect {
         NoticeRedirect {
             notice: ended.map(Notice::ended),
-            kept: None,
+            detail: None,
             to: Redirect::to(rocket::uri!(crate::routes::index)),
         }
     }
@@ -136,7 +171,7 @@ impl NoticeRedirect {
 impl<'r> Responder<'r, 'static> for NoticeRedirect {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Some(notice) = self.notice {
-            cookies::set_notice(req, notice.key(), self.kept.as_deref());
+            cookies::set_notice(req, notice.key(), self.detail.as_deref());
         }
         self.to.respond_to(req)
     }
@@ -161,8 +196,11 @@ struct Frame<'a, C: Serialize> {
 struct NoticeView {
     key: &'static str,
     error: bool,
+    /// The field the notice is about, and the text given back into it.
     field: Option<&'static str>,
     kept: Option<String>,
+    /// Bytes left in the session cookie, for a refusal that says so.
+    room: Option<String>,
 }
 
 impl Page {
@@ -192,11 +230,20 @@ impl Page {
             Frame {
                 lang: self.lang.code(),
                 csrf: csrf.map(CsrfToken::as_str),
-                notice: self.notice.map(|(notice, kept)| NoticeView {
-                    key: notice.key(),
-                    error: notice.is_error(),
-                    field: notice.field(),
-                    kept,
+                notice: self.notice.map(|(notice, detail)| {
+                    let field = notice.field();
+                    let (kept, room) = match notice {
+                        Notice::EntryTooBig => (None, detail),
+                        _ if field.is_some() => (detail, None),
+                        _ => (None, None),
+                    };
+                    NoticeView {
+                        key: notice.key(),
+                        error: notice.is_error(),
+                        field,
+                        kept,
+                        room,
+                    }
                 }),
                 content,
             },

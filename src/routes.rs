@@ -16,16 +16,22 @@ use serde::Serialize;
 use crate::csrf::{Csrf, CsrfToken, Protected};
 use crate::i18n::Lang;
 use crate::pages::{Notice, NoticeRedirect, Page};
-use crate::session::{cookies, LoggedIn, RequestSession, Revocations, LOGGED_IN_AT, NAME};
+use crate::session::{
+    cookies, is_settable_key, LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT,
+    MAX_SET_KEY_CHARS, NAME,
+};
 use crate::text::{self, Refusal};
 
 /// The longest accepted name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// The largest form the app's own pages send: the login form with the
-/// longest name, every character four UTF-8 bytes, each byte
+/// The longest accepted entry value, in Unicode scalar values.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// The largest form the app's own pages send: the set-entry form with the
+/// longest key and value, every character four UTF-8 bytes, each byte
 /// percent-encoded, plus the other fields. `limits.form` must allow it.
-pub const LARGEST_FORM_BYTES: u64 = (MAX_NAME_CHARS * 4 * 3 + 256) as u64;
+pub const LARGEST_FORM_BYTES: u64 = (MAX_VALUE_CHARS * 4 * 3 + MAX_SET_KEY_CHARS * 3 + 256) as u64;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -38,6 +44,7 @@ pub fn routes() -> Vec<Route> {
         logout_page_anonymous,
         logout,
         delete_key,
+        set_entry,
         healthz,
         readyz,
         switch_language,
@@ -54,6 +61,19 @@ pub struct LoginForm<'r> {
 #[derive(FromForm)]
 pub struct LogoutForm<'r> {
     csrf_token: Option<&'r str>,
+}
+
+#[derive(FromForm)]
+pub struct SetForm<'r> {
+    key: Option<&'r str>,
+    value: Option<&'r str>,
+    csrf_token: Option<&'r str>,
+}
+
+impl Protected for SetForm<'_> {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token
+    }
 }
 
 #[derive(FromForm)]
@@ -122,7 +142,7 @@ pub fn login(
         let typed = typed.trim();
         match notice {
             Notice::NameTooLong if typed.chars().count() <= KEPT_NAME_CHARS => {
-                notice.redirect_keeping(typed, back)
+                notice.redirect_with(typed, back)
             }
             _ => notice.redirect(back),
         }
@@ -208,6 +228,42 @@ pub async fn delete_key(
         uri!(index)
     };
     notice.redirect(Redirect::to(next))
+}
+
+/// Sets one entry (the tutorial's `session[key] = value`), then back to the
+/// session page, saying what happened.
+#[post("/session/set", data = "<form>")]
+pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
+    if !session.is_logged_in() {
+        return NoticeRedirect::to_login(session.ended());
+    }
+    let back = || Redirect::to(uri!(output));
+    let key = form.0.key.unwrap_or_default();
+    if !is_settable_key(key) {
+        return Notice::EntryKeyInvalid.redirect(back());
+    }
+    let value = match text::check(form.0.value.unwrap_or_default(), MAX_VALUE_CHARS) {
+        Ok(value) => value,
+        Err(refusal) => {
+            let notice = match refusal {
+                Refusal::Empty => Notice::ValueEmpty,
+                Refusal::TooLong => Notice::ValueTooLong,
+                Refusal::Control => Notice::ValueControl,
+                Refusal::Reordering => Notice::ValueReordering,
+            };
+            return notice.redirect(back());
+        }
+    };
+    match session.set(key, value) {
+        Ok(false) => Notice::EntryAdded.redirect(back()),
+        Ok(true) => Notice::EntryReplaced.redirect(back()),
+        Err(SetRefusal::TooBig { room }) => {
+            Notice::EntryTooBig.redirect_with(&room.to_string(), back())
+        }
+        Err(SetRefusal::TooMany) => Notice::EntryTooMany.redirect(back()),
+        Err(SetRefusal::Reserved) => Notice::EntryReserved.redirect(back()),
+        Err(SetRefusal::NoSession) => NoticeRedirect::to_login(session.ended()),
+    }
 }
 
 /// Remembers the language chosen with a page's link, then goes back to that

@@ -33,6 +33,11 @@ const LANG_LIFETIME_SECS: i64 = 365 * 24 * 3600;
 /// `Domain`: no sibling subdomain can plant such a cookie.
 pub const HOST_PREFIX: &str = "__Host-";
 
+/// The most a session `Set-Cookie` header may take, name and attributes
+/// included: RFC 6265's minimum that every browser must keep. A larger
+/// cookie is dropped silently, and the whole session with it.
+pub const COOKIE_BUDGET: usize = 4096;
+
 /// The cookies' names and attributes, and the keys that open them.
 #[derive(Debug)]
 pub struct CookieSettings {
@@ -48,6 +53,9 @@ pub struct CookieSettings {
     pub lang: String,
     /// Older keys whose cookies are still accepted, then re-sealed.
     pub fallback_keys: Vec<Key>,
+    /// The longest session plaintext whose cookie stays within
+    /// [`COOKIE_BUDGET`].
+    pub session_budget: usize,
 }
 
 impl CookieSettings {
@@ -60,14 +68,43 @@ impl CookieSettings {
                 name.to_owned()
             }
         };
-        CookieSettings {
+        let mut settings = CookieSettings {
             secure,
             session: prefixed(session),
             csrf: prefixed(CSRF_COOKIE),
             flash: prefixed(FLASH_COOKIE),
             lang: prefixed(LANG_COOKIE),
             fallback_keys,
-        }
+            session_budget: 0,
+        };
+        settings.session_budget = (0..COOKIE_BUDGET)
+            .rev()
+            .find(|len| settings.session_header_bound(*len) <= COOKIE_BUDGET)
+            .unwrap_or(0);
+        settings
+    }
+
+    /// A bound on the `Set-Cookie` header of the session cookie sealing a
+    /// plaintext of `len` bytes, as Rocket writes it: the name, the sealed
+    /// value in base64 with `/` and `=` percent-encoded, and the attributes
+    /// with the longest `Max-Age`. The number of `/` in the sealed value is
+    /// random (the nonce is); the bound covers all but a 2^-100 chance of
+    /// more, by Bernstein's inequality.
+    pub fn session_header_bound(&self, len: usize) -> usize {
+        let mut cookie = self.attributes(Cookie::new(self.session.clone(), ""));
+        cookie.set_max_age(rocket::time::Duration::seconds(
+            crate::config::MAX_TIMEOUT_SECS as i64,
+        ));
+        cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
+        let fixed = cookie.encoded().to_string().len();
+        // AES-256-GCM: a 12-byte nonce and a 16-byte tag around the text.
+        let sealed = len + 28;
+        let chars = 4 * sealed.div_ceil(3);
+        let padding = (3 - sealed % 3) % 3;
+        let mean = chars as f64 / 64.0;
+        let c = 100.0 * std::f64::consts::LN_2;
+        let slashes = (mean + c / 3.0 + (c * c / 9.0 + 2.0 * c * mean).sqrt()).ceil() as usize;
+        fixed + chars + 2 * (slashes + padding)
     }
 
     /// `HttpOnly`, `Path=/`, `SameSite=Lax`, and `Secure` when configured (or,
@@ -236,4 +273,44 @@ pub fn set_language(req: &Request<'_>, code: &'static str) {
     let mut cookie = settings.attributes(Cookie::new(settings.lang.clone(), code));
     cookie.set_max_age(rocket::time::Duration::seconds(LANG_LIFETIME_SECS));
     req.cookies().add(cookie);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header Rocket would write for `plaintext` sealed under `key`.
+    fn sealed_header(settings: &CookieSettings, key: &Key, plaintext: &str) -> usize {
+        let mut jar = cookie::CookieJar::new();
+        jar.private_mut(key)
+            .add(Cookie::new(settings.session.clone(), plaintext.to_owned()));
+        let sealed = jar.get(&settings.session).unwrap().value().to_owned();
+        let mut cookie = settings.attributes(Cookie::new(settings.session.clone(), sealed));
+        cookie.set_max_age(rocket::time::Duration::seconds(
+            crate::config::MAX_TIMEOUT_SECS as i64,
+        ));
+        cookie.set_expires(OffsetDateTime::now_utc());
+        cookie.encoded().to_string().len()
+    }
+
+    #[test]
+    fn the_bound_holds_for_every_seal_and_is_not_loose() {
+        let key = Key::generate();
+        for secure in [false, true] {
+            let settings = CookieSettings::new(SESSION_COOKIE, secure, Vec::new());
+            for len in [0, 1, 2, 3, 100, 1000, settings.session_budget] {
+                let plaintext = "x".repeat(len);
+                let bound = settings.session_header_bound(len);
+                let largest = (0..300)
+                    .map(|_| sealed_header(&settings, &key, &plaintext))
+                    .max()
+                    .unwrap();
+                assert!(largest <= bound, "{len}: {largest} > {bound}");
+                // Only the random slashes' allowance separates them.
+                assert!(bound - largest < 400, "{len}: {largest} vs {bound}");
+            }
+            assert!(settings.session_header_bound(settings.session_budget) <= COOKIE_BUDGET);
+            assert!(settings.session_header_bound(settings.session_budget + 1) > COOKIE_BUDGET);
+        }
+    }
 }

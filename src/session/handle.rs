@@ -17,7 +17,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::cookies::{self, Lifetime, Opened};
 use super::revocation::Durability;
-use super::{Clock, Millis, Revocations, Session, Verdict, NAME};
+use super::{Clock, Millis, Revocations, Session, Verdict, MAX_ENTRIES, NAME, RESERVED_KEYS};
 use crate::config::AppConfig;
 
 /// Why the request's cookie was no session, when it carried one.
@@ -29,6 +29,19 @@ pub enum Ended {
     Revoked,
     /// No key opens it, or it is not a session of this version.
     Unreadable,
+}
+
+/// Why an entry was not set; the session is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetRefusal {
+    /// There is no session to set it in.
+    NoSession,
+    /// The key is one the app keeps for itself.
+    Reserved,
+    /// The session holds as many entries as it may.
+    TooMany,
+    /// The cookie would outgrow its budget; `room` bytes are left.
+    TooBig { room: usize },
 }
 
 /// The session of the request being served.
@@ -93,6 +106,33 @@ impl<'r> RequestSession<'r> {
         cookies::seal_csrf_token(self.jar, &self.config.cookies, crate::csrf::new_token());
         self.current = Some(Cow::Owned(session));
         rocket::info!("session: login");
+    }
+
+    /// Sets entry `key` to `value` (the tutorial's `session[key] = value`);
+    /// says whether it replaced a value. Refused, with nothing changed, for
+    /// a reserved key, one entry too many, or a cookie that would outgrow
+    /// [`cookies::COOKIE_BUDGET`], or without a session to set it in.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, SetRefusal> {
+        if RESERVED_KEYS.contains(&key) {
+            return Err(SetRefusal::Reserved);
+        }
+        let Some(current) = self.current.as_ref() else {
+            return Err(SetRefusal::NoSession);
+        };
+        let mut session = current.clone().into_owned();
+        let replaced = session.set(key, value);
+        if session.entries().len() > MAX_ENTRIES {
+            return Err(SetRefusal::TooMany);
+        }
+        let budget = self.config.cookies.session_budget;
+        if session.encode().len() > budget {
+            let room = budget.saturating_sub(current.encode().len());
+            return Err(SetRefusal::TooBig { room });
+        }
+        save(self.jar, self.config, self.clock.now(), &session);
+        self.current = Some(Cow::Owned(session));
+        rocket::info!("session: one key set");
+        Ok(replaced)
     }
 
     /// Deletes entry `key`; says whether it was there. The other entries

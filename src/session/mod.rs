@@ -29,7 +29,7 @@ pub use cookies::{
     CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
 };
 pub use expiry::{Expiry, Verdict, Why};
-pub use handle::{Ended, LoggedIn, RequestSession};
+pub use handle::{Ended, LoggedIn, RequestSession, SetRefusal};
 pub use revocation::Revocations;
 
 /// The entry holding the logged-in name; without it nobody is logged in.
@@ -37,10 +37,28 @@ pub const NAME: &str = "name";
 /// The entry holding when the session was started, as RFC 3339 UTC.
 pub const LOGGED_IN_AT: &str = "logged_in_at";
 
-/// How many entries a session may hold, and how long keys and values may be.
-const MAX_ENTRIES: usize = 16;
+/// How many entries a session may hold, and how long keys and values may be
+/// in bytes: room for 200-character values of four-byte characters. The
+/// cookie's size budget ([`cookies::COOKIE_BUDGET`]) usually binds first.
+pub const MAX_ENTRIES: usize = 16;
 const MAX_KEY_BYTES: usize = 64;
-const MAX_VALUE_BYTES: usize = 512;
+const MAX_VALUE_BYTES: usize = 800;
+
+/// The entries the app keeps for itself: the set-entry form cannot write
+/// them.
+pub const RESERVED_KEYS: [&str; 2] = [NAME, LOGGED_IN_AT];
+
+/// The longest key the set-entry form accepts.
+pub const MAX_SET_KEY_CHARS: usize = 32;
+
+/// Whether `key` may be set through the form: 1 to 32 ASCII letters,
+/// digits, `_` or `-` (reserved keys are refused separately).
+pub fn is_settable_key(key: &str) -> bool {
+    (1..=MAX_SET_KEY_CHARS).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// A session's identifier: 128 random bits, given at login and kept in the
 /// sealed cookie. Revocation names a session by it; it is never logged.
@@ -185,6 +203,13 @@ impl Session {
             id: SessionId::random(),
             ..self
         }
+    }
+
+    /// Sets entry `key` to `value`; says whether it replaced one.
+    pub fn set(&mut self, key: &str, value: &str) -> bool {
+        self.entries
+            .insert(key.to_owned(), value.to_owned())
+            .is_some()
     }
 
     /// Deletes one entry; says whether it was there.

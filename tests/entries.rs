@@ -1,0 +1,282 @@
+//! The session as the tutorial's dictionary: `session[key] = value` through
+//! a form, with its rules, within the cookie's 4,096 bytes.
+
+mod common;
+
+use common::*;
+use rocket::http::Status;
+use rocket::local::blocking::{Client, LocalResponse};
+use rocket::uri;
+use session_app::routes;
+use session_app::session::cookies::COOKIE_BUDGET;
+
+fn set<'c>(client: &'c Client, key: &str, value: &str) -> LocalResponse<'c> {
+    post_form(
+        client,
+        uri!(routes::set_entry),
+        &[("key", key), ("value", value)],
+    )
+}
+
+/// The notice the output page shows now (showing it uses it up).
+fn notice_on_output(client: &Client) -> String {
+    let page = html(client, uri!(routes::output));
+    let start = page.find(r#"<p id="notice""#).expect("a notice");
+    let text = &page[start..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    text[..text.find('<').unwrap()].to_owned()
+}
+
+/// Every session `Set-Cookie` of `response` is within the budget; returns
+/// the largest.
+fn assert_session_cookies_fit(response: &LocalResponse<'_>, name: &str) -> usize {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .filter(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| {
+            assert!(c.len() <= COOKIE_BUDGET, "{} bytes: {c}", c.len());
+            c.len()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_entry_is_added_shown_and_replaced() {
+    let client = client();
+    login(&client, "太郎");
+    let response = set(&client, "color", "青");
+    assert_redirects_to(&response, uri!(routes::output));
+    assert!(assert_session_cookies_fit(&response, SESSION_COOKIE) > 0);
+    drop(response);
+    assert_eq!(
+        notice_on_output(&client),
+        "セッションに項目を追加しました。"
+    );
+    let page = html(&client, uri!(routes::output));
+    assert!(page.contains("<code>color</code>"), "{page}");
+    assert!(page.contains(r#"value="color""#), "with its delete button");
+    assert_eq!(session_of(&client).unwrap().entries()["color"], "青");
+
+    // Setting it again replaces the value.
+    set(&client, "color", "赤");
+    assert_eq!(notice_on_output(&client), "項目の値を置き換えました。");
+    let session = session_of(&client).unwrap();
+    assert_eq!(session.entries()["color"], "赤");
+    assert_eq!(session.entries().len(), 3);
+}
+
+#[test]
+fn reserved_and_malformed_keys_are_refused_and_change_nothing() {
+    let client = client();
+    login(&client, "太郎");
+    let before = session_of(&client).unwrap();
+    let cases = [
+        (
+            "name",
+            "攻撃者",
+            "name と logged_in_at はこのフォームでは設定できません。",
+        ),
+        (
+            "logged_in_at",
+            "x",
+            "name と logged_in_at はこのフォームでは設定できません。",
+        ),
+        (
+            "",
+            "x",
+            "キーは1〜32文字の英数字、_、- で入力してください。",
+        ),
+        (
+            "a b",
+            "x",
+            "キーは1〜32文字の英数字、_、- で入力してください。",
+        ),
+        (
+            "キー",
+            "x",
+            "キーは1〜32文字の英数字、_、- で入力してください。",
+        ),
+        (
+            &"k".repeat(33),
+            "x",
+            "キーは1〜32文字の英数字、_、- で入力してください。",
+        ),
+    ];
+    for (key, value, message) in cases {
+        let response = set(&client, key, value);
+        assert_redirects_to(&response, uri!(routes::output));
+        assert!(response
+            .headers()
+            .get("Set-Cookie")
+            .all(|c| !c.starts_with(&format!("{SESSION_COOKIE}="))));
+        drop(response);
+        assert_eq!(notice_on_output(&client), message, "{key:?}");
+        assert_eq!(session_of(&client).unwrap(), before, "{key:?}");
+    }
+    // The longest key allowed, and every allowed character.
+    set(&client, &"k".repeat(32), "x");
+    set(&client, "Az09_-", "x");
+    assert_eq!(session_of(&client).unwrap().entries().len(), 4);
+}
+
+#[test]
+fn values_follow_the_rules_for_names() {
+    let client = client();
+    login(&client, "太郎");
+    let before = session_of(&client).unwrap();
+    let cases = [
+        ("", "値を入力してください。"),
+        ("\u{200B}", "値を入力してください。"),
+        (&*"あ".repeat(201), "値は200文字以内で入力してください。"),
+        ("a\u{7}b", "値に制御文字は使えません。"),
+        (
+            "a\u{202E}b",
+            "値に文字の向きを変える制御文字や行区切り文字は使えません。",
+        ),
+    ];
+    for (value, message) in cases {
+        set(&client, "k", value);
+        assert_eq!(notice_on_output(&client), message, "{value:?}");
+        assert_eq!(session_of(&client).unwrap(), before);
+    }
+    // Two hundred four-byte characters are a value.
+    let emoji = "😀".repeat(200);
+    set(&client, "k", &emoji);
+    assert_eq!(session_of(&client).unwrap().entries()["k"], emoji);
+}
+
+#[test]
+fn the_budget_refuses_an_addition_before_the_cookie_outgrows_4096_bytes() {
+    for behind_tls in [false, true] {
+        let client = client_with(figment().merge(("session_cookie_secure", behind_tls)));
+        let cookie_name = if behind_tls {
+            secure(SESSION_COOKIE)
+        } else {
+            SESSION_COOKIE.to_owned()
+        };
+        post_form(&client, uri!(routes::login), &[("name", &"山".repeat(100))]);
+        let value = "😀".repeat(200);
+        let mut largest = 0;
+        let mut added = 0;
+        let room = loop {
+            let key = format!("k{added}");
+            let response = set(&client, &key, &value);
+            assert_redirects_to(&response, uri!(routes::output));
+            let sizes: Vec<usize> = response
+                .headers()
+                .get("Set-Cookie")
+                .filter(|c| c.starts_with(&format!("{cookie_name}=")))
+                .map(str::len)
+                .collect();
+            drop(response);
+            let notice = notice_on_output(&client);
+            if let Some(room) = notice.strip_prefix(
+                "追加するとセッションのクッキーが4,096バイトを超え、ブラウザーに捨てられるおそれがあるため、追加しませんでした。残りの容量：",
+            ) {
+                assert!(sizes.is_empty(), "a refusal writes no session cookie");
+                break room.trim_end_matches("バイト").parse::<usize>().unwrap();
+            }
+            assert_eq!(notice, "セッションに項目を追加しました。");
+            for size in sizes {
+                assert!(size <= COOKIE_BUDGET, "{size} bytes");
+                largest = largest.max(size);
+            }
+            added += 1;
+            assert!(added < 16, "the budget never refused");
+        };
+        println!("behind TLS {behind_tls}: {added} entries, largest Set-Cookie {largest} bytes, {room} bytes left");
+        assert!(added >= 2, "{added}");
+        assert!(room < value.len(), "{room}");
+        // The session still works, whole.
+        let page = html(&client, uri!(routes::output));
+        assert!(page.contains(&"山".repeat(100)));
+        assert_eq!(
+            session_of_named(&client, &cookie_name).entries().len(),
+            2 + added
+        );
+
+        // A smaller one that fits is still taken.
+        if room > 40 {
+            let response = set(&client, "small", "x");
+            assert!(assert_session_cookies_fit(&response, &cookie_name) > 0);
+        }
+    }
+}
+
+fn session_of_named(client: &Client, name: &str) -> session_app::session::Session {
+    let cookie = client.cookies().get_private(name).expect("a session");
+    session_app::session::Session::decode(cookie.value()).unwrap()
+}
+
+#[test]
+fn deleting_an_added_entry_keeps_the_others_and_the_login() {
+    let client = client();
+    login(&client, "太郎");
+    set(&client, "a", "1");
+    set(&client, "b", "2");
+    let response = post_form(&client, uri!(routes::delete_key), &[("key", "a")]);
+    assert_redirects_to(&response, uri!(routes::output));
+    drop(response);
+    let session = session_of(&client).unwrap();
+    assert!(!session.entries().contains_key("a"));
+    assert_eq!(session.entries()["b"], "2");
+    assert_eq!(session.name(), Some("太郎"));
+
+    // Logout clears everything.
+    post_form(&client, uri!(routes::logout), &[]);
+    assert!(session_of(&client).is_none());
+}
+
+#[test]
+fn without_a_valid_token_nothing_is_set() {
+    let client = client();
+    login(&client, "太郎");
+    let before = session_of(&client).unwrap();
+    let response = post_raw(
+        &client,
+        uri!(routes::set_entry),
+        &[("key", "a"), ("value", "1")],
+    );
+    assert_eq!(response.status(), Status::Forbidden);
+    drop(response);
+    let response = post_raw(
+        &client,
+        uri!(routes::set_entry),
+        &[("key", "a"), ("value", "1"), ("csrf_token", "forged")],
+    );
+    assert_eq!(response.status(), Status::Forbidden);
+    drop(response);
+    assert_eq!(session_of(&client).unwrap(), before);
+}
+
+#[test]
+fn without_a_session_nothing_is_set() {
+    let client = client();
+    let response = set(&client, "a", "1");
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    assert!(session_of(&client).is_none());
+}
+
+#[test]
+fn added_entries_survive_renewal_and_rotation() {
+    use std::time::Duration;
+    let (client, clock) = client_at(
+        figment()
+            .merge(("session_idle_timeout", 60))
+            .merge(("session_absolute_timeout", 600)),
+    );
+    login(&client, "太郎");
+    set(&client, "color", "青");
+    clock.advance(Duration::from_secs(30));
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert!(set_cookie(&response, SESSION_COOKIE).is_some(), "renewed");
+    drop(response);
+    assert_eq!(session_of(&client).unwrap().entries()["color"], "青");
+    // And a copy of the session revoked at logout keeps nothing alive.
+    let copy = client.cookies().get(SESSION_COOKIE).unwrap().clone();
+    post_form(&client, uri!(routes::logout), &[]);
+    assert_redirects_to(&output_with(&client, copy), uri!(routes::index));
+}
