@@ -1,7 +1,10 @@
 //! A person's walk through the app in headless Chromium, over WebDriver:
-//! log in with a Japanese name, reload, delete the name, log in again, log
-//! out, and submit an empty name. No console errors allowed (a CSP
-//! violation is one). Leaves a screenshot in `target/`.
+//! log in with a Japanese name, reload, add and delete entries, delete the
+//! name, log in again, log out, submit an empty name, find the way back
+//! from a stale form and a wrong method, switch languages, and move with
+//! the keyboard; sessions that time out are explained. No console errors
+//! allowed (a CSP violation is one). Every page is photographed in both
+//! languages at a phone's and a desktop's width, under `target/tmp/`.
 
 mod common;
 
@@ -13,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server::{answers, free_port, wait_until, Server};
+use common::CSRF_COOKIE;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -167,103 +171,510 @@ async fn js(browser: &Client, script: &str) -> Value {
     browser.execute(script, vec![]).await.unwrap()
 }
 
-#[test]
-fn a_person_logs_in_deletes_the_name_and_logs_out() {
-    let (Some(chromium), Some(chromedriver)) = (
-        find_program(&["chromium", "chromium-browser"]),
-        find_program(&["chromedriver"]),
-    ) else {
+/// Chromium and chromedriver, or `None` (a skip outside CI) when missing.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    let found =
+        find_program(&["chromium", "chromium-browser"]).zip(find_program(&["chromedriver"]));
+    if found.is_none() {
         let message =
             format!("the browser test needs Chromium and ChromeDriver: install the {PACKAGES}");
         assert!(std::env::var_os("CI").is_none(), "{message}");
         eprintln!("skipped: {message}");
-        return;
-    };
+    }
+    found
+}
 
-    let server = Server::start(&[]);
-    let driver = Driver::start(&chromedriver);
-    let profile = std::env::temp_dir().join(format!("session-app-chromium-{}", std::process::id()));
+/// A screen: a phone's width (emulated) or a desktop window.
+#[derive(Clone, Copy)]
+enum Screen {
+    Phone(u32),
+    Desktop,
+}
+
+impl Screen {
+    fn label(self) -> String {
+        match self {
+            Screen::Phone(width) => format!("phone{width}"),
+            Screen::Desktop => "desktop1280".to_owned(),
+        }
+    }
+
+    fn width(self) -> u64 {
+        match self {
+            Screen::Phone(width) => width.into(),
+            Screen::Desktop => 1280,
+        }
+    }
+}
+
+/// A fresh Chromium (its own empty profile) on `screen`, preferring
+/// Japanese, driven through `driver`.
+async fn open_browser(chromium: &Path, driver: &Driver, screen: Screen, profile: &Path) -> Client {
     let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
     args.push("--lang=ja".to_owned());
     args.push("--accept-lang=ja".to_owned());
+    let mut options = json!({
+        "binary": chromium,
+        "args": args,
+        "prefs": { "intl.accept_languages": "ja" },
+    });
+    match screen {
+        Screen::Phone(width) => {
+            options["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": width, "height": 844, "pixelRatio": 1.0 } });
+        }
+        Screen::Desktop => {
+            options["args"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("--window-size=1280,800"));
+        }
+    }
     let capabilities = json!({
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": args,
-            "prefs": { "intl.accept_languages": "ja" },
-            // A phone's screen.
-            "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 1.0 } },
-        },
+        "goog:chromeOptions": options,
         "goog:loggingPrefs": { "browser": "ALL" },
     });
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("a WebDriver session")
+}
 
+/// A folder for one browser's profile, removed when dropped.
+struct Profile(PathBuf);
+
+impl Profile {
+    fn new(label: &str) -> Profile {
+        Profile(std::env::temp_dir().join(format!(
+            "session-app-chromium-{}-{label}",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `walk` in one browser on `screen` against `server`.
+fn with_browser<F>(server: &Server, screen: Screen, label: &str, walk: F)
+where
+    F: for<'a> FnOnce(
+        &'a Client,
+        &'a Server,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+{
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let driver = Driver::start(&chromedriver);
+    let profile = Profile::new(label);
     let runtime = rocket::tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{}", driver.1))
+        let browser = open_browser(&chromium, &driver, screen, &profile.0).await;
+        walk(&browser, server).await;
+        let errors: Vec<String> = console_errors(&browser)
             .await
-            .expect("a WebDriver session");
-        let base = server.url(uri!(routes::index));
+            .into_iter()
+            .filter(|error| !error_page_visited_on_purpose(error))
+            .collect();
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
+        browser.close().await.unwrap();
+    });
+}
 
-        // Log in with a Japanese name.
-        log_in(&browser, &base, "山田太郎").await;
-        wait_for_path(&browser, uri!(routes::output)).await;
-        assert_eq!(text_of(&browser, "h1").await, "セッション情報：「山田太郎」");
-        assert_eq!(browser.title().await.unwrap(), "セッション情報 – セッション確認");
+/// The walks open error pages on purpose (a stale form, a wrong method, a
+/// missing page); Chromium logs each such document load as an error.
+fn error_page_visited_on_purpose(error: &str) -> bool {
+    [
+        ("/login", 403),
+        ("/session/delete", 405),
+        ("/no/such/page", 404),
+    ]
+    .iter()
+    .any(|(path, status)| {
+        error.contains(&format!(
+            "{path} - Failed to load resource: the server responded with a status of {status} "
+        ))
+    })
+}
 
-        // The stylesheet applied under the CSP, the page fits a phone, the
-        // input is labelled, and focus is visible.
-        let styled = js(&browser, "return getComputedStyle(document.querySelector('#logout')).borderRadius").await;
-        assert_eq!(styled, "8px");
-        let width = js(&browser, "return [window.innerWidth, document.documentElement.scrollWidth]").await;
-        assert_eq!(width, json!([390, 390]), "no sideways scrolling at a phone's width");
+/// Saves a screenshot as `target/tmp/NAME.png`.
+async fn photograph(browser: &Client, name: &str) {
+    let shot = browser.screenshot().await.unwrap();
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    std::fs::write(&path, shot).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
 
-        // Reload: still there.
-        browser.refresh().await.unwrap();
-        assert_eq!(text_of(&browser, "h1").await, "セッション情報：「山田太郎」");
-        let shot = browser.screenshot().await.unwrap();
-        let shot_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-output.png");
-        std::fs::write(&shot_path, shot).unwrap();
-        eprintln!("screenshot: {}", shot_path.display());
-        let focus = js(
-            &browser,
+/// Asserts nothing on the page scrolls sideways at `width`.
+async fn fits(browser: &Client, width: u64, page: &str) {
+    let measured = js(
+        browser,
+        "const d = document.documentElement;          return [window.innerWidth, d.scrollWidth <= d.clientWidth]",
+    )
+    .await;
+    assert_eq!(
+        measured,
+        json!([width, true]),
+        "{page}: no sideways scrolling"
+    );
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn fill(browser: &Client, css: &str, text: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// Adds an entry with the form on the session page.
+async fn add_entry(browser: &Client, key: &str, value: &str) {
+    fill(browser, "#key", key).await;
+    fill(browser, "#value", value).await;
+    click(browser, "#set").await;
+    wait_for_path(browser, uri!(routes::output)).await;
+}
+
+/// Which element has focus after each of `presses` Tab keys.
+async fn tab_stops(browser: &Client, presses: usize) -> Vec<String> {
+    js(
+        browser,
+        "document.activeElement && document.activeElement.blur(); window.focus(); return null",
+    )
+    .await;
+    let mut stops = Vec::new();
+    for _ in 0..presses {
+        browser
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E004}")
+            .await
+            .unwrap();
+        let stop = js(
+            browser,
+            "const e = document.activeElement; \
+             return e.id ? '#' + e.id : (e.getAttribute('hreflang') ? 'lang:' + e.getAttribute('hreflang') \
+             : e.className ? '.' + e.className : e.tagName + ':' + e.textContent)",
+        )
+        .await;
+        stops.push(stop.as_str().unwrap_or_default().to_owned());
+    }
+    stops
+}
+
+/// The focused element shows a solid outline of at least 3 px.
+async fn focus_is_visible(browser: &Client) {
+    let style = js(
+        browser,
+        "const e = document.activeElement; const s = getComputedStyle(e); \
+         return [e.matches(':focus-visible'), s.outlineStyle, parseFloat(s.outlineWidth) >= 3]",
+    )
+    .await;
+    assert_eq!(style, json!([true, "solid", true]));
+}
+
+#[test]
+fn a_person_logs_in_deletes_the_name_and_logs_out() {
+    let server = Server::start(&[]);
+    with_browser(&server, Screen::Phone(390), "walk", |browser, server| {
+        Box::pin(async move {
+            let base = server.url(uri!(routes::index));
+
+            // The login page, by keyboard: skip link, language, name, button;
+            // focus is visible.
+            browser.goto(&base).await.unwrap();
+            assert_eq!(browser.title().await.unwrap(), "ログイン – セッション確認");
+            let stops = tab_stops(browser, 4).await;
+            assert_eq!(stops[..3], [".skip", "lang:en", "#name"], "{stops:?}");
+            assert!(stops[3].starts_with("BUTTON:ログイン"), "{stops:?}");
+            browser
+                .find(Locator::Id("name"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            tab_stops(browser, 3).await;
+            focus_is_visible(browser).await;
+
+            // Log in with a Japanese name.
+            log_in(browser, &base, "山田太郎").await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            assert_eq!(text_of(browser, "h1").await, "セッション情報：「山田太郎」");
+            assert_eq!(
+                browser.title().await.unwrap(),
+                "セッション情報 – セッション確認"
+            );
+            let time = js(browser, "const t = document.querySelector('time'); return [t.dateTime.endsWith('Z'), t.textContent.endsWith('（日本時間）')]").await;
+            assert_eq!(time, json!([true, true]));
+
+            // The stylesheet applied under the CSP, the page fits a phone, the
+            // input is labelled, and focus is visible.
+            let styled = js(
+                browser,
+                "return getComputedStyle(document.querySelector('#logout')).borderRadius",
+            )
+            .await;
+            assert_eq!(styled, "8px");
+            fits(browser, 390, "output").await;
+
+            // Reload: still there.
+            browser.refresh().await.unwrap();
+            assert_eq!(text_of(browser, "h1").await, "セッション情報：「山田太郎」");
+            photograph(browser, "browser-output").await;
+            let focus = js(
+            browser,
             "const b = document.querySelector('#logout'); b.focus(); \
              return b.matches(':focus-visible') ? getComputedStyle(b).outlineStyle : 'not focus-visible'",
         )
         .await;
-        assert_eq!(focus, "solid");
+            assert_eq!(focus, "solid");
 
-        // Delete the `name` entry with its own button: back to the login page.
-        browser.find(Locator::Css(r#"button[name="key"][value="name"]"#)).await.unwrap().click().await.unwrap();
-        wait_for_path(&browser, uri!(routes::index)).await;
-        let labelled = js(&browser, "return document.getElementById('name').labels[0].textContent").await;
-        assert_eq!(labelled, "名前：");
+            // Add two entries, delete one: the other stays.
+            add_entry(browser, "color", "青").await;
+            assert_eq!(
+                text_of(browser, r#"[role="status"]"#).await,
+                "セッションに項目を追加しました。"
+            );
+            add_entry(browser, "size", "L").await;
+            click(browser, r#"button[name="key"][value="color"]"#).await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            assert_eq!(
+                text_of(browser, r#"[role="status"]"#).await,
+                "セッションの項目を1件削除しました。"
+            );
+            let keys = js(
+                browser,
+                "return [...document.querySelectorAll('tbody code')].map(c => c.textContent)",
+            )
+            .await;
+            assert_eq!(keys, json!(["logged_in_at", "name", "size"]));
 
-        // Log in again, then log out with the button.
-        log_in(&browser, &base, "山田太郎").await;
-        wait_for_path(&browser, uri!(routes::output)).await;
-        browser.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
-        wait_for_path(&browser, uri!(routes::index)).await;
-        assert_eq!(text_of(&browser, r#"[role="status"]"#).await, "ログアウトしました。");
+            // The front page knows who is logged in.
+            browser.goto(&base).await.unwrap();
+            assert_eq!(
+                text_of(browser, "h1").await,
+                "「山田太郎」としてログインしています。"
+            );
+            click(browser, r#"a[href="/output"]"#).await;
+            wait_for_path(browser, uri!(routes::output)).await;
 
-        // The output page now sends the browser back to the login page.
-        browser.goto(&server.url(uri!(routes::output))).await.unwrap();
-        assert_eq!(path_of(&browser).await, uri!(routes::index).to_string());
+            // Delete the `name` entry with its own button: back to the login
+            // page, told so.
+            let label = text_of(browser, r#"button[name="key"][value="name"]"#).await;
+            assert_eq!(label, "削除してログアウト");
+            click(browser, r#"button[name="key"][value="name"]"#).await;
+            wait_for_path(browser, uri!(routes::index)).await;
+            assert_eq!(
+                text_of(browser, r#"[role="status"]"#).await,
+                "名前を削除しました。ログアウトした状態です。"
+            );
+            let labelled = js(
+                browser,
+                "return document.getElementById('name').labels[0].textContent",
+            )
+            .await;
+            assert_eq!(labelled, "名前：");
 
-        // An empty name: the alert is visible.
-        log_in(&browser, &base, "").await;
-        let alert = browser.wait().for_element(Locator::Css(r#"[role="alert"]"#)).await.unwrap();
-        assert!(alert.is_displayed().await.unwrap());
-        assert_eq!(alert.text().await.unwrap(), "名前を入力してください。");
+            // Log in again, then log out with the button.
+            log_in(browser, &base, "山田太郎").await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            browser
+                .find(Locator::Id("logout"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_path(browser, uri!(routes::index)).await;
+            assert_eq!(
+                text_of(browser, r#"[role="status"]"#).await,
+                "ログアウトしました。"
+            );
 
-        let errors = console_errors(&browser).await;
-        assert!(errors.is_empty(), "console errors: {errors:#?}");
-        browser.close().await.unwrap();
+            // The output page now sends the browser back to the login page.
+            browser
+                .goto(&server.url(uri!(routes::output)))
+                .await
+                .unwrap();
+            assert_eq!(path_of(browser).await, uri!(routes::index).to_string());
+
+            // An empty name: the alert is visible, and the field says so.
+            log_in(browser, &base, "").await;
+            let alert = browser
+                .wait()
+                .for_element(Locator::Css(r#"[role="alert"]"#))
+                .await
+                .unwrap();
+            assert!(alert.is_displayed().await.unwrap());
+            assert_eq!(alert.text().await.unwrap(), "名前を入力してください。");
+            let invalid = js(browser, "const n = document.getElementById('name'); return [n.getAttribute('aria-invalid'), n.getAttribute('aria-describedby')]").await;
+            assert_eq!(invalid, json!(["true", "notice name-hint"]));
+
+            // A stale form: the token cookie is gone (a browser restart). The
+            // 403 page leads back to a fresh form, which works.
+            browser.goto(&base).await.unwrap();
+            browser.delete_cookie(CSRF_COOKIE).await.unwrap();
+            log_in_here(browser, "山田太郎").await;
+            assert_eq!(
+                browser.title().await.unwrap(),
+                "エラー 403 – セッション確認"
+            );
+            click(browser, r#"main a[href="/"]"#).await;
+            wait_for_path(browser, uri!(routes::index)).await;
+            log_in_here(browser, "山田太郎").await;
+            wait_for_path(browser, uri!(routes::output)).await;
+
+            // A wrong method: a page in the app's style, with a way back.
+            browser
+                .goto(&server.url(uri!(routes::delete_key)))
+                .await
+                .unwrap();
+            assert_eq!(
+                browser.title().await.unwrap(),
+                "エラー 405 – セッション確認"
+            );
+            assert_eq!(
+                text_of(browser, "main p").await,
+                "このページはその方法では利用できません。"
+            );
+
+            // The language switch: English, back on the same page, then Japanese.
+            browser
+                .goto(&server.url(uri!(routes::output)))
+                .await
+                .unwrap();
+            click(browser, r#"a[hreflang="en"]"#).await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            assert_eq!(
+                text_of(browser, "h1").await,
+                "Session information: “山田太郎”"
+            );
+            click(browser, r#"a[hreflang="ja"]"#).await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            assert_eq!(text_of(browser, "h1").await, "セッション情報：「山田太郎」");
+        })
     });
-    let _ = std::fs::remove_dir_all(profile);
+}
+
+/// Submits the login form on the page as it is.
+async fn log_in_here(browser: &Client, name: &str) {
+    fill(browser, "#name", name).await;
+    click(browser, r#"form[action="/login"] button[type="submit"]"#).await;
+    browser
+        .wait()
+        .for_element(Locator::Css("main h1"))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_session_that_times_out_is_explained_in_the_browser() {
+    // Tiny timeouts through configuration; the browser waits them out.
+    let server = Server::start(&[
+        ("ROCKET_SESSION_IDLE_TIMEOUT", "1"),
+        ("ROCKET_SESSION_ABSOLUTE_TIMEOUT", "60"),
+    ]);
+    with_browser(&server, Screen::Phone(390), "expiry", |browser, server| {
+        Box::pin(async move {
+            let base = server.url(uri!(routes::index));
+            log_in(browser, &base, "山田太郎").await;
+            wait_for_path(browser, uri!(routes::output)).await;
+            rocket::tokio::time::sleep(Duration::from_millis(1200)).await;
+            browser.refresh().await.unwrap();
+            wait_for_path(browser, uri!(routes::index)).await;
+            let alert = text_of(browser, r#"[role="alert"]"#).await;
+            assert!(alert.contains("一定時間が過ぎたため"), "{alert}");
+        })
+    });
+}
+
+#[test]
+fn every_page_in_both_languages_at_a_phone_and_a_desktop_width() {
+    let server = Server::start(&[]);
+    for screen in [Screen::Phone(320), Screen::Phone(390), Screen::Desktop] {
+        with_browser(&server, screen, &screen.label(), move |browser, server| {
+            Box::pin(async move {
+                let base = server.url(uri!(routes::index));
+                let width = screen.width();
+                for lang in ["ja", "en"] {
+                    // The language chosen with the link, on the login page.
+                    browser.goto(&base).await.unwrap();
+                    let switch = format!(r#"a[hreflang="{lang}"]"#);
+                    if browser.find(Locator::Css(&switch)).await.is_ok() {
+                        click(browser, &switch).await;
+                        wait_for_path(browser, uri!(routes::index)).await;
+                    }
+                    let html_lang = js(browser, "return document.documentElement.lang").await;
+                    assert_eq!(html_lang, lang);
+                    let shoot = |page: &'static str| {
+                        let name = format!("page-{page}-{lang}-{}", screen.label());
+                        async move {
+                            fits(browser, width, &name).await;
+                            photograph(browser, &name).await;
+                        }
+                    };
+                    shoot("login").await;
+                    log_in_here(browser, "").await;
+                    shoot("login-refused").await;
+                    log_in_here(browser, "山田太郎").await;
+                    wait_for_path(browser, uri!(routes::output)).await;
+                    add_entry(
+                        browser,
+                        "favourite_colour",
+                        "とても長い値を入れても横にはみ出さないことを確かめるための文字列です",
+                    )
+                    .await;
+                    shoot("output").await;
+                    browser.goto(&base).await.unwrap();
+                    shoot("front-logged-in").await;
+                    browser
+                        .goto(&server.url(uri!(routes::logout_page)))
+                        .await
+                        .unwrap();
+                    shoot("logout").await;
+                    browser.goto(&server.url("/no/such/page")).await.unwrap();
+                    shoot("error-404").await;
+                    browser
+                        .goto(&server.url(uri!(routes::delete_key)))
+                        .await
+                        .unwrap();
+                    shoot("error-405").await;
+                    browser.goto(&base).await.unwrap();
+                    browser.delete_cookie(CSRF_COOKIE).await.unwrap();
+                    log_in_here(browser, "山田太郎").await;
+                    shoot("error-403").await;
+                    // Log out for the next language's round.
+                    browser
+                        .goto(&server.url(uri!(routes::logout_page)))
+                        .await
+                        .unwrap();
+                    click(browser, "#logout").await;
+                    wait_for_path(browser, uri!(routes::index)).await;
+                }
+            })
+        });
+    }
 }

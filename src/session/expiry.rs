@@ -44,6 +44,13 @@ impl Why {
     }
 }
 
+/// How long after its absolute window a dead session's cookie is kept, so
+/// that the login page can say the session timed out: an hour.
+pub const EXPLAIN_FOR: Millis = 60 * 60 * 1000;
+
+/// The longest `Max-Age` browsers honour: 400 days.
+const LONGEST_COOKIE: Millis = 400 * 24 * 3600 * 1000;
+
 /// How far ahead of this server's clock another instance's may run.
 const CLOCK_SKEW: Millis = 5 * 60 * 1000;
 
@@ -81,18 +88,15 @@ impl Expiry {
     }
 
     /// How long a cookie issued at `now` should live in the browser: until
-    /// the first of the two windows closes, and never longer than the idle
-    /// timeout. Zero if a window has closed.
-    pub fn remaining(&self, session: &Session, now: Millis) -> Duration {
-        let by_idle = session
-            .last_seen()
-            .saturating_add(self.idle)
-            .saturating_sub(now);
-        let by_absolute = session
-            .created()
-            .saturating_add(self.absolute)
-            .saturating_sub(now);
-        Duration::from_millis(by_idle.min(by_absolute).min(self.idle))
+    /// the absolute window closes, plus [`EXPLAIN_FOR`], never more than the
+    /// whole window plus that, nor 400 days. Not until the idle window closes: the server judges that
+    /// window itself, and a dead cookie the browser still sends is one whose
+    /// end the login page can explain. Zero once that time has passed.
+    pub fn cookie_lifetime(&self, session: &Session, now: Millis) -> Duration {
+        let end = self.ends_at(session).saturating_add(EXPLAIN_FOR);
+        // A session dated ahead of this clock gets no longer a life.
+        let longest = self.absolute.saturating_add(EXPLAIN_FOR).min(LONGEST_COOKIE);
+        Duration::from_millis(end.saturating_sub(now).min(longest))
     }
 }
 
@@ -136,12 +140,16 @@ mod tests {
     }
 
     #[test]
-    fn cookie_lifetime_is_the_nearer_window() {
+    fn the_cookie_lives_to_the_absolute_end_and_an_hour_more() {
         let e = expiry();
         let mut s = Session::start("a", 0);
-        assert_eq!(e.remaining(&s, 0), Duration::from_secs(30 * 60));
+        assert_eq!(e.cookie_lifetime(&s, 0), Duration::from_secs(9 * 3600));
         s.touch(8 * 60 * MIN - 10 * MIN);
-        assert_eq!(e.remaining(&s, s.last_seen()), Duration::from_secs(10 * 60));
+        assert_eq!(
+            e.cookie_lifetime(&s, s.last_seen()),
+            Duration::from_secs(70 * 60)
+        );
+        assert_eq!(e.cookie_lifetime(&s, 9 * 60 * MIN), Duration::ZERO);
     }
 
     #[test]
@@ -158,6 +166,9 @@ mod tests {
         assert_eq!(e.check(&far, now), Verdict::Expired(Why::Future));
         let absurd = Session::from_parts(u64::MAX, u64::MAX, BTreeMap::new()).unwrap();
         assert_eq!(e.check(&absurd, now), Verdict::Expired(Why::Future));
-        assert_eq!(e.remaining(&absurd, now), Duration::from_secs(30 * 60));
+        assert_eq!(
+            e.cookie_lifetime(&absurd, now),
+            Duration::from_secs(9 * 3600)
+        );
     }
 }

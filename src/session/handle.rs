@@ -180,9 +180,10 @@ impl<'r> RequestSession<'r> {
     }
 }
 
-/// Stores `session` in the cookie, valid until its nearer window closes.
+/// Stores `session` in the cookie, kept by the browser as long as
+/// [`super::Expiry::cookie_lifetime`] says.
 fn save(jar: &CookieJar<'_>, config: &AppConfig, now: Millis, session: &Session) {
-    let max_age = config.expiry.remaining(session, now);
+    let max_age = config.expiry.cookie_lifetime(session, now);
     cookies::seal(
         jar,
         &config.cookies,
