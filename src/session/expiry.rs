@@ -95,7 +95,10 @@ impl Expiry {
     pub fn cookie_lifetime(&self, session: &Session, now: Millis) -> Duration {
         let end = self.ends_at(session).saturating_add(EXPLAIN_FOR);
         // A session dated ahead of this clock gets no longer a life.
-        let longest = self.absolute.saturating_add(EXPLAIN_FOR).min(LONGEST_COOKIE);
+        let longest = self
+            .absolute
+            .saturating_add(EXPLAIN_FOR)
+            .min(LONGEST_COOKIE);
         Duration::from_millis(end.saturating_sub(now).min(longest))
     }
 }
