@@ -1,101 +1,159 @@
 #!/usr/bin/env bash
-# Load benchmark: builds the release binary, starts it on loopback, logs in
-# once, and measures with wrk (requests/s, p99 latency, non-2xx/3xx count)
-#   GET /healthz, the authenticated GET /output, GET /, the POST /login round,
-# then prints the ratio of /output to /healthz and the peak resident memory.
-# A benchmark, not a test: figures vary with the machine and its load.
+# Load benchmark: the app's GET /output against a floor, side by side.
 #
-# Usage: bench/load.sh [seconds per run (10)] [connections (64)] [wrk threads (2)]
-# Needs: wrk, curl (apt-get install wrk curl). It installs nothing itself.
+# The floor (bench/floor.rs) is a plain Rocket app on the same Rocket and
+# allocator that replays the app's own GET /output bytes and headers,
+# captured from the running app. Both run at once; wrk loads each in turn
+# (-t1 -c64), in interleaved rounds, with the app's Cookie header. Printed:
+# the median of the per-round throughput ratios, each side's p99, server
+# CPU per request, peak resident memory, non-2xx counts, the login round
+# (GET / with its token, POST /login) against the floor, and PASS or MISS
+# for each target. A benchmark, not a test: figures vary with the machine.
+#
+# Usage: bench/load.sh [rounds (5)] [seconds per run (4)] [connections (64)]
+# Needs: wrk and curl (apt-get install wrk curl). It installs nothing itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION="${1:-10}"
-CONNECTIONS="${2:-64}"
-THREADS="${3:-2}"
+ROUNDS="${1:-5}"
+DURATION="${2:-4}"
+CONNECTIONS="${3:-64}"
 
 missing=()
-for tool in wrk curl cargo; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk curl cargo python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench: missing ${missing[*]} (Debian: apt-get install wrk curl)" >&2
   exit 2
 fi
 
-cargo build --release --quiet
+cargo build --release --quiet --bin session_app --example floor
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-
-# Release profile, configured by the environment alone; logging off so the
-# figures measure the app, not the terminal.
-ROCKET_PROFILE=release \
-ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-ROCKET_ADDRESS=127.0.0.1 ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off \
-  target/release/session_app >"$work/app.log" 2>&1 &
-app=$!
-cleanup() { kill "$app" 2>/dev/null || true; wait "$app" 2>/dev/null || true; rm -rf "$work"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+app_port=$(free_port)
+floor_port=$(free_port)
+app_url="http://127.0.0.1:$app_port"
+floor_url="http://127.0.0.1:$floor_port"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
-for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs "$base/healthz" >/dev/null || { echo "bench: the app did not start" >&2; cat "$work/app.log" >&2; exit 1; }
-
-# Resident memory, sampled while the runs go.
-(peak=0; while kill -0 "$app" 2>/dev/null; do
-   rss=$(awk '/VmRSS/ {print $2}' "/proc/$app/status" 2>/dev/null || echo 0)
-   [ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$work/rss"
-   sleep 0.2
- done) &
-sampler=$!
-
-cookie_of() { awk -v n="$1" '$6 == n {print $7}' "$work/jar"; }
-login_once() {
-  rm -f "$work/jar"
-  token=$(curl -fs -c "$work/jar" "$base/" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
-  curl -fs -b "$work/jar" -c "$work/jar" -o /dev/null --data-urlencode "name=山田太郎" \
-    --data-urlencode "csrf_token=$token" "$base/login"
-  # Login issues a new CSRF token: read it back, as the next page would.
-  token=$(curl -fs -b "$work/jar" -c "$work/jar" "$base/" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1)
-  csrf=$(cookie_of csrf); session=$(cookie_of session)
-  [ -n "$token" ] && [ -n "$csrf" ] && [ -n "$session" ] || { echo "bench: login failed" >&2; exit 1; }
+wait_for() {
+  for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench: $1 did not answer" >&2; cat "$work"/*.log >&2; exit 1
 }
 
-cat >"$work/login.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "name=%E5%B1%B1%E7%94%B0%E5%A4%AA%E9%83%8E&csrf_token=" .. os.getenv("BENCH_TOKEN")
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Cookie"] = "csrf=" .. os.getenv("BENCH_CSRF")
+# The app: release profile, configured by the environment alone, logging
+# off so the figures measure the app, not the terminal.
+ROCKET_PROFILE=release \
+ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
+ROCKET_PORT="$app_port" ROCKET_LOG_LEVEL=off \
+ROCKET_SESSION_REVOCATION_STORE="$work/revoked" \
+  target/release/session_app >"$work/app.log" 2>&1 &
+app=$!; pids+=("$app")
+wait_for "$app_url/healthz"
+
+# Log in once, as a browser would; read back the token the next page shows.
+token_of() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
+cookie_of() { awk -v n="$1" '$6 == n {print $7}' "$work/jar"; }
+curl -fs -c "$work/jar" "$app_url/" | token_of >"$work/token"
+curl -fs -b "$work/jar" -c "$work/jar" -o /dev/null --data-urlencode "name=山田太郎" \
+  --data-urlencode "csrf_token=$(cat "$work/token")" "$app_url/login"
+token=$(curl -fs -b "$work/jar" -c "$work/jar" "$app_url/" | token_of)
+csrf=$(cookie_of csrf); session=$(cookie_of session)
+[ -n "$token" ] && [ -n "$csrf" ] && [ -n "$session" ] || { echo "bench: login failed" >&2; exit 1; }
+cookie="session=$session; csrf=$csrf"
+
+# The floor replays the app's own answer to the request wrk will send.
+curl -fs -i -H "Cookie: $cookie" "$app_url/output" >"$work/capture"
+grep -q '^HTTP/1.1 200' "$work/capture" || { echo "bench: /output did not answer 200" >&2; exit 1; }
+FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$floor_port" ROCKET_LOG_LEVEL=off \
+ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
+  target/release/examples/floor >"$work/floor.log" 2>&1 &
+floor=$!; pids+=("$floor")
+wait_for "$floor_url/output"
+# Same body, same headers (but the date).
+strip() { grep -iv '^date:' | tr -d '\r'; }
+curl -fs -i -H "Cookie: $cookie" "$floor_url/output" | strip >"$work/floor.out"
+strip <"$work/capture" >"$work/app.out"
+sort "$work/app.out" >"$work/app.sorted"; sort "$work/floor.out" >"$work/floor.sorted"
+cmp -s "$work/app.sorted" "$work/floor.sorted" || {
+  echo "bench: the floor does not replay the app's answer:" >&2
+  diff "$work/app.sorted" "$work/floor.sorted" >&2 || true; exit 1; }
+
+cat >"$work/login.lua" <<LUA
+-- The login round: GET / with the token cookie, then POST /login with the
+-- token the page carries, over and over.
+local n = 0
+request = function()
+  n = n + 1
+  if n % 2 == 1 then
+    return wrk.format("GET", "/", { ["Cookie"] = "csrf=$csrf" })
+  end
+  return wrk.format("POST", "/login", {
+    ["Cookie"] = "csrf=$csrf",
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, "name=%E5%B1%B1%E7%94%B0%E5%A4%AA%E9%83%8E&csrf_token=$token")
+end
 LUA
 
-# run NAME PATH [wrk args...]: one wrk run, one summary line.
-run() {
-  local name=$1 path=$2; shift 2
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$base$path" >"$work/$name.out"
-  local rps p99 bad
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# load NAME PID URL [wrk args...]: one wrk run; sets rps_, p99_, bad_, cpu_.
+load() {
+  local name=$1 pid=$2 url=$3; shift 3
+  local before after
+  before=$(ticks "$pid")
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/$name.out"
+  after=$(ticks "$pid")
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$name.out")
+  requests=$(awk '/requests in/ {print $1}' "$work/$name.out")
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/$name.out")
   bad=$(awk '/Non-2xx or 3xx/ {print $5}' "$work/$name.out"); bad=${bad:-0}
-  errors=$(awk '/Socket errors/ {print}' "$work/$name.out")
-  printf '%-24s %12s req/s   p99 %8.3f ms   non-2xx/3xx %s %s\n' "$name" "$rps" "$p99" "$bad" "$errors"
-  eval "rps_$name=$rps; p99_$name=$p99; bad_$name=$bad"
+  cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
 }
 
-echo "bench: $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(date -u +%Y-%m-%dT%H:%MZ)"
-login_once
-run healthz /healthz
-login_once
-run output /output -H "Cookie: session=$session; csrf=$csrf"
-run index / -H "Cookie: csrf=$csrf"
-BENCH_TOKEN=$token BENCH_CSRF=$csrf run login /login -s "$work/login.lua"
+echo "bench: $(nproc) cores, $ROUNDS interleaved rounds, wrk -t1 -c$CONNECTIONS -d${DURATION}s each, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-6s %-12s %12s %10s %12s %8s\n' round side "req/s" "p99 ms" "CPU µs/req" non-2xx
+ratios=(); login_ratios=(); app_p99s=(); floor_p99s=(); bad_total=0
+for round in $(seq "$ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then order="app floor"; else order="floor app"; fi
+  for side in $order; do
+    if [ "$side" = app ]; then
+      load "app$round" "$app" "$app_url/output" -H "Cookie: $cookie"
+      app_rps=$rps; app_p99s+=("$p99")
+    else
+      load "floor$round" "$floor" "$floor_url/output" -H "Cookie: $cookie"
+      floor_rps=$rps; floor_p99s+=("$p99")
+    fi
+    bad_total=$((bad_total + bad))
+    printf '%-6s %-12s %12s %10s %12s %8s\n' "$round" "$side /output" "$rps" "$p99" "$cpu" "$bad"
+  done
+  load "login$round" "$app" "$app_url/" -s "$work/login.lua"
+  bad_total=$((bad_total + bad))
+  printf '%-6s %-12s %12s %10s %12s %8s\n' "$round" "app login" "$rps" "$p99" "$cpu" "$bad"
+  ratios+=("$(awk -v a="$app_rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
+  login_ratios+=("$(awk -v a="$rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
+done
 
-kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-rss_kib=$(cat "$work/rss" 2>/dev/null || echo 0)
-hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$app/status")
-ratio=$(awk -v a="$rps_output" -v b="$rps_healthz" 'BEGIN {printf "%.3f", a / b}')
-awk -v r="$rss_kib" -v h="$hwm_kib" 'BEGIN {printf "resident memory: peak sampled %.1f MiB, high-water mark %.1f MiB\n", r/1024, h/1024}'
-echo "ratio /output to /healthz: $ratio"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+ratio=$(median "${ratios[@]}")
+login_ratio=$(median "${login_ratios[@]}")
+app_p99=$(median "${app_p99s[@]}")
+floor_p99=$(median "${floor_p99s[@]}")
+p99_ratio=$(awk -v a="$app_p99" -v f="$floor_p99" 'BEGIN {printf "%.2f", a / f}')
+hwm() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+app_hwm=$(hwm "$app"); floor_hwm=$(hwm "$floor")
 
+echo "per-round /output ratios (app / floor): ${ratios[*]}"
+echo "per-round login-round ratios (app login round / floor /output): ${login_ratios[*]}"
+echo "median /output ratio: $ratio; median p99: app $app_p99 ms, floor $floor_p99 ms (x$p99_ratio)"
+echo "peak resident memory: app $app_hwm MiB, floor $floor_hwm MiB"
 verdict() { if [ "$1" = 1 ]; then echo "PASS  $2"; else echo "MISS  $2"; fi; }
-verdict "$(awk -v r="$ratio" 'BEGIN {print (r >= 0.85)}')" "/output reaches >= 0.85 of /healthz throughput ($ratio)"
-verdict "$(awk -v p="$p99_output" 'BEGIN {print (p < 2)}')" "/output p99 under 2 ms at $CONNECTIONS connections (${p99_output} ms)"
-verdict "$(awk -v h="$hwm_kib" 'BEGIN {print (h < 32768)}')" "resident memory under 32 MiB ($((hwm_kib / 1024)) MiB)"
-verdict "$(( bad_healthz + bad_output + bad_index + bad_login == 0 ))" "no non-2xx/3xx answers"
+verdict "$(awk -v r="$ratio" 'BEGIN {print (r >= 0.70)}')" "/output reaches >= 0.70 of the floor ($ratio)"
+verdict "$(awk -v r="$p99_ratio" 'BEGIN {print (r <= 1.4)}')" "/output p99 at most 1.4x the floor's (x$p99_ratio)"
+verdict "$(awk -v m="$app_hwm" 'BEGIN {print (m < 32)}')" "peak resident memory under 32 MiB ($app_hwm MiB)"
+verdict "$(( bad_total == 0 ))" "no non-2xx/3xx answers ($bad_total)"
+verdict "$(awk -v r="$login_ratio" 'BEGIN {print (r >= 0.5)}')" "the login round reaches >= 0.5 of the floor ($login_ratio)"

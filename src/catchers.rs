@@ -6,7 +6,9 @@
 use rocket::http::{Header, Method, Status};
 use rocket::response::{self, Responder};
 use rocket::{catch, catchers, Catcher, Request};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::context;
+
+use crate::templates::Html;
 
 use crate::headers::Secured;
 use crate::pages::Page;
@@ -61,7 +63,7 @@ fn same_path(route: &str, path: &str) -> bool {
 /// An error page, with `Allow` when it is a `405`.
 struct ErrorPage {
     status: Status,
-    body: Template,
+    body: Html,
     allow: Option<String>,
 }
 

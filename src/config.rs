@@ -2,6 +2,7 @@
 //! ignition, then shared as managed state. Nothing here is global.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -258,30 +259,39 @@ fn check_form_limit(config: &rocket::Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Every page's template must be in `template_dir`, or every page would
-/// answer 500.
-fn check_templates(figment: &Figment) -> Result<(), ConfigError> {
-    let dir = figment
+/// Where the templates are: `template_dir`, relative to the working folder
+/// (or to the file that set it).
+pub fn template_dir(figment: &Figment) -> Result<PathBuf, ConfigError> {
+    figment
         .extract_inner::<RelativePathBuf>("template_dir")
+        .map(|dir| dir.relative())
         .map_err(|e| {
             ConfigError(format!(
                 "invalid template_dir: {}",
                 one_line(&e.to_string())
             ))
-        })?
-        .relative();
-    let missing = crate::pages::TEMPLATES
+        })
+}
+
+/// Every page's template must be in `template_dir`, or every page would
+/// answer 500; and every text the templates name must exist.
+fn check_templates(figment: &Figment) -> Result<(), ConfigError> {
+    let dir = template_dir(figment)?;
+    let missing = crate::templates::TEMPLATES
         .iter()
         .map(|name| format!("{name}.html.hbs"))
         .find(|file| !dir.join(file).is_file());
-    match missing {
-        Some(file) => refuse(format!(
+    if let Some(file) = missing {
+        return refuse(format!(
             "template_dir `{}` lacks the app's template {file}: set ROCKET_TEMPLATE_DIR to the \
              app's templates/ folder",
             dir.display()
-        )),
-        None => Ok(()),
+        ));
     }
+    let catalog = crate::i18n::Catalog::load().map_err(ConfigError)?;
+    crate::templates::flatten(&dir, &catalog)
+        .map(drop)
+        .map_err(|e| ConfigError(format!("template_dir `{}`: {e}", dir.display())))
 }
 
 /// The longest timeout accepted: 400 days, the longest `Max-Age` browsers

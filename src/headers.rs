@@ -1,10 +1,10 @@
 //! Security headers on every response, and `Cache-Control: no-store` on
-//! everything that did not choose its own caching.
+//! everything that did not choose its own caching: one layer, in place of
+//! Rocket's shield, that the error pages apply too.
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::response::{self, Responder};
-use rocket::shield::{Frame, NoSniff, Shield};
 use rocket::{Request, Response};
 
 /// Scripts from nowhere (the pages have none), styles and forms from this
@@ -12,19 +12,32 @@ use rocket::{Request, Response};
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
-/// Pages depend on the language asked for and on the cookies (the session,
-/// the language chosen).
-const VARY: &str = "Accept-Language, Cookie";
+/// Every response's headers. `Vary`: pages depend on the language asked
+/// for and on the cookies (the session, the language chosen).
+const HEADERS: [(&str, &str); 5] = [
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "interest-cohort=()"),
+    ("Vary", "Accept-Language, Cookie"),
+];
 
-/// Rocket's shield, set to deny framing and sniffing.
-pub fn shield() -> Shield {
-    Shield::default()
-        .enable(Frame::Deny)
-        .enable(NoSniff::Enable)
+/// Under Rocket's own TLS, browsers are told to keep to HTTPS for a year.
+const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
+
+fn secure(req: &Request<'_>, res: &mut Response<'_>) {
+    for (name, value) in HEADERS {
+        res.set_header(Header::new(name, value));
+    }
+    if req.rocket().config().tls_enabled() {
+        res.set_header(Header::new(HSTS.0, HSTS.1));
+    }
+    if !res.headers().contains("Cache-Control") {
+        res.set_header(Header::new("Cache-Control", "no-store"));
+    }
 }
 
-/// Adds the CSP, `Vary` (pages are negotiated), and
-/// `Cache-Control: no-store` unless a route set its own.
+/// Adds the security headers to every response that goes through fairings.
 pub struct SecurityHeaders;
 
 #[rocket::async_trait]
@@ -36,12 +49,8 @@ impl Fairing for SecurityHeaders {
         }
     }
 
-    async fn on_response<'r>(&self, _: &'r Request<'_>, res: &mut Response<'r>) {
-        res.set_header(Header::new("Content-Security-Policy", CSP));
-        res.set_header(Header::new("Vary", VARY));
-        if !res.headers().contains("Cache-Control") {
-            res.set_header(Header::new("Cache-Control", "no-store"));
-        }
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        secure(req, res);
     }
 }
 
@@ -53,11 +62,7 @@ pub struct Secured<R>(pub R);
 impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for Secured<R> {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'o> {
         let mut res = self.0.respond_to(req)?;
-        res.set_header(Header::new("Content-Security-Policy", CSP));
-        res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
-        res.set_header(Header::new("X-Frame-Options", "DENY"));
-        res.set_header(Header::new("Vary", VARY));
-        res.set_header(Header::new("Cache-Control", "no-store"));
+        secure(req, &mut res);
         Ok(res)
     }
 }

@@ -127,15 +127,20 @@ const SOURCES: [(Lang, &str); 2] = [
 pub struct Catalog(Arc<[BTreeMap<String, String>; 2]>);
 
 impl Catalog {
-    /// Parses the texts; refuses a catalog where one language lacks a key
-    /// that another has.
+    /// The texts compiled into the app; see [`Catalog::parse`].
     pub fn load() -> Result<Catalog, String> {
+        Catalog::parse(SOURCES)
+    }
+
+    /// Parses one TOML text per language; refuses a catalog where one
+    /// language lacks a key that another has.
+    pub fn parse(sources: [(Lang, &str); 2]) -> Result<Catalog, String> {
         let parse = |(lang, source): (Lang, &str)| {
             Figment::from(Toml::string(source))
                 .extract::<BTreeMap<String, String>>()
                 .map_err(|e| format!("texts for {}: {e}", lang.code()))
         };
-        let [ja, en] = SOURCES;
+        let [ja, en] = sources;
         let tables = [parse(ja)?, parse(en)?];
         for (lang, table) in Lang::ALL.iter().zip(&tables) {
             for other in &tables {
@@ -157,20 +162,40 @@ impl Catalog {
         self.texts(lang).get(key).map(String::as_str)
     }
 
-    /// Registers the `{{t "key"}}` helper: the text in the page's `lang`,
-    /// HTML-escaped. An unknown key fails the render rather than showing
-    /// nothing, so tests catch it.
+    /// The helper that writes a text of `lang` chosen at render time
+    /// (`{{t_ja notice.key}}`), HTML-escaped.
+    pub fn helper(lang: Lang) -> &'static str {
+        match lang {
+            Lang::Ja => "t_ja",
+            Lang::En => "t_en",
+        }
+    }
+
+    /// Registers one [`Catalog::helper`] per language. An unknown key fails
+    /// the render rather than showing nothing, so tests catch it.
     pub fn register(&self, handlebars: &mut Handlebars<'_>) {
-        handlebars.register_helper("t", Box::new(self.clone()));
+        for lang in Lang::ALL {
+            let texts = Texts {
+                catalog: self.clone(),
+                lang,
+            };
+            handlebars.register_helper(Catalog::helper(lang), Box::new(texts));
+        }
     }
 }
 
-impl HelperDef for Catalog {
+/// The texts of one language, as a handlebars helper.
+struct Texts {
+    catalog: Catalog,
+    lang: Lang,
+}
+
+impl HelperDef for Texts {
     fn call<'reg: 'rc, 'rc>(
         &self,
         h: &Helper<'rc>,
         _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
+        _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
@@ -178,14 +203,9 @@ impl HelperDef for Catalog {
             .param(0)
             .and_then(|p| p.value().as_str())
             .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
-        let lang = ctx
-            .data()
-            .get("lang")
-            .and_then(|v| v.as_str())
-            .and_then(Lang::from_code)
-            .unwrap_or_default();
         let text = self
-            .text(lang, key)
+            .catalog
+            .text(self.lang, key)
             .ok_or_else(|| RenderErrorReason::Other(format!("no text `{key}`")))?;
         out.write(&html_escape(text))?;
         Ok(())
@@ -231,6 +251,16 @@ mod tests {
             Some("25 November 2026, 17:05 UTC")
         );
         assert_eq!(Lang::En.readable_instant("yesterday"), None);
+    }
+
+    #[test]
+    fn a_text_missing_from_one_language_is_refused() {
+        let refused = Catalog::parse([
+            (Lang::Ja, "title = \"題\"\nonly_ja = \"だけ\""),
+            (Lang::En, "title = \"Title\""),
+        ])
+        .unwrap_err();
+        assert_eq!(refused, "text `only_ja` is missing for en");
     }
 
     #[test]

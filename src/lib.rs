@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod pages;
 pub mod routes;
 pub mod session;
+pub mod templates;
 pub mod text;
 
 use figment::Figment;
@@ -22,8 +23,9 @@ use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
 use crate::config::{AppConfig, ConfigError};
-use crate::i18n::Catalog;
 use crate::session::{Clock, Revocations};
+use crate::templates::Pages;
+use rocket::shield::Shield;
 
 /// The application, configured by its defaults, `Rocket.toml` and
 /// `ROCKET_*` variables (see [`config::figment`]).
@@ -40,6 +42,11 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
 
 /// The application on `clock`: every session rule reads the time from it.
 pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
+    let pages = Pages::default();
+    let built = pages.clone();
+    // An unreadable setting is refused by the settings check; until then,
+    // the templates are looked for where Rocket looks by default.
+    let template_dir = config::template_dir(&figment).unwrap_or_else(|_| "templates".into());
     rocket::custom(figment)
         .manage(clock)
         .attach(AdHoc::try_on_ignite(
@@ -60,15 +67,12 @@ pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
                 }
             },
         ))
-        .attach(Template::try_custom(|engines| {
-            let catalog = Catalog::load()?;
-            // A typo in a template fails the render (and the tests) instead of
-            // showing an empty string.
-            engines.handlebars.set_strict_mode(true);
-            catalog.register(&mut engines.handlebars);
-            Ok(())
+        .attach(Template::try_custom(move |engines| {
+            Ok(built.build(&mut engines.handlebars, &template_dir)?)
         }))
-        .attach(headers::shield())
+        .manage(pages)
+        // The app's headers replace Rocket's default shield: one layer.
+        .attach(Shield::new())
         .attach(headers::SecurityHeaders)
         .mount("/", routes::routes())
         .register("/", catchers::catchers())

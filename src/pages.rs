@@ -5,16 +5,12 @@ use std::convert::Infallible;
 
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Redirect, Responder};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::csrf::CsrfToken;
 use crate::i18n::Lang;
 use crate::session::{cookies, Ended, RequestSession};
-
-/// The templates the app renders (`templates/NAME.html.hbs`); the app
-/// refuses to start without any of them.
-pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logout", "error"];
+use crate::templates::{Html, Pages};
 
 /// A notice shown once, on the next page or on this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,14 +174,14 @@ impl<'r> Responder<'r, 'static> for NoticeRedirect {
 }
 
 /// The frame of a page: its language and pending notice.
-pub struct Page {
+pub struct Page<'r> {
+    pages: &'r Pages,
     lang: Lang,
     notice: Option<(Notice, Option<String>)>,
 }
 
 #[derive(Serialize)]
 struct Frame<'a, C: Serialize> {
-    lang: &'static str,
     csrf: Option<&'a str>,
     notice: Option<NoticeView>,
     #[serde(flatten)]
@@ -203,11 +199,18 @@ struct NoticeView {
     room: Option<String>,
 }
 
-impl Page {
+fn pages<'r>(req: &'r Request<'_>) -> &'r Pages {
+    req.rocket()
+        .state::<Pages>()
+        .expect("BUG: the pages are managed when the app is built")
+}
+
+impl<'r> Page<'r> {
     /// A page in the language `req` asks for, without a notice (for
     /// catchers, which must not consume one meant for the next page).
-    pub fn plain(req: &Request<'_>) -> Page {
+    pub fn plain(req: &'r Request<'_>) -> Page<'r> {
         Page {
+            pages: pages(req),
             lang: Lang::of(req),
             notice: None,
         }
@@ -218,17 +221,17 @@ impl Page {
         self.lang
     }
 
-    /// Renders `template` with `content`, and `csrf` for its forms.
+    /// Renders page `template` with `content`, and `csrf` for its forms.
     pub fn render<C: Serialize>(
         self,
         template: &'static str,
         csrf: Option<&CsrfToken>,
         content: C,
-    ) -> Template {
-        Template::render(
+    ) -> Html {
+        self.pages.render(
             template,
-            Frame {
-                lang: self.lang.code(),
+            self.lang,
+            &Frame {
                 csrf: csrf.map(CsrfToken::as_str),
                 notice: self.notice.map(|(notice, detail)| {
                     let field = notice.field();
@@ -252,7 +255,7 @@ impl Page {
 }
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for Page {
+impl<'r> FromRequest<'r> for Page<'r> {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
@@ -264,6 +267,7 @@ impl<'r> FromRequest<'r> for Page {
             .and_then(|(key, kept)| Notice::from_key(&key).map(|notice| (notice, kept)));
         let notice = left.or_else(|| ended.map(|ended| (Notice::ended(ended), None)));
         Outcome::Success(Page {
+            pages: pages(req),
             lang: Lang::of(req),
             notice,
         })

@@ -10,7 +10,9 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Redirect, Responder};
 use rocket::{get, post, routes, uri, Route, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::context;
+
+use crate::templates::Html;
 use serde::Serialize;
 
 use crate::csrf::{Csrf, CsrfToken, Protected};
@@ -114,7 +116,7 @@ pub fn valid_name(raw: &str) -> Result<&str, Notice> {
 /// The login page; for a logged-in visitor it also says who, and offers
 /// the session page and logout before logging in as someone else.
 #[get("/")]
-pub fn index(page: Page, csrf: CsrfToken, user: Option<LoggedIn<'_>>) -> Template {
+pub fn index(page: Page, csrf: CsrfToken, user: Option<LoggedIn<'_>>) -> Html {
     let user = user.as_ref().map(LoggedIn::name);
     page.render("index", Some(&csrf), context! { user })
 }
@@ -163,7 +165,7 @@ struct Entry<'a> {
 }
 
 #[get("/output")]
-pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template {
+pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     let lang = page.lang();
     let entries: Vec<Entry<'_>> = user
         .session()
@@ -193,7 +195,7 @@ pub fn output_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
 /// The tutorial logs out on `GET /logout`; a link must not change state, so
 /// this page asks for the button instead.
 #[get("/logout")]
-pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Template {
+pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     page.render("logout", Some(&csrf), ())
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::{answers, free_port, wait_until, Server};
+use common::server::{answers, free_port, stop, wait_until, Server};
 use common::CSRF_COOKIE;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -75,8 +75,7 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(&mut self.0);
     }
 }
 
@@ -256,6 +255,12 @@ impl Profile {
 
 impl Drop for Profile {
     fn drop(&mut self) {
+        // A walk that failed never closed its browser: end what still runs
+        // on this profile, then remove it.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(format!("--user-data-dir={}", self.0.display()))
+            .status();
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

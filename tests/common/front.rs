@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rocket::uri;
 use session_app::routes;
 
-use super::server::{free_port, https, wait_until, Agent, TestCertificate};
+use super::server::{free_port, https, stop, wait_until, Agent, TestCertificate};
 
 const CONF: &str = include_str!("../../deploy/nginx.conf");
 
@@ -128,8 +128,7 @@ impl Front {
 
 impl Drop for Front {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -143,6 +143,18 @@ pub fn wait_until(
     }
 }
 
+/// Stops `child` as a service manager would: SIGTERM, so that it can stop
+/// processes of its own (nginx its workers), then SIGKILL if it lingers.
+pub fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !eventually(|| matches!(child.try_wait(), Ok(Some(_)))) {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
 /// Whether `condition` holds within five seconds, checked every 20 ms.
 pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);

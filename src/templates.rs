@@ -1,0 +1,227 @@
+//! The pages' handlebars templates, resolved once per language at ignition.
+//!
+//! The files in `template_dir` stay the source: rocket_dyn_templates loads
+//! them, and at ignition each page (`index`, `output`, `logout`, `error`)
+//! is also registered once per language as `PAGE.LANG`, with its partials
+//! spliced into `base` and every literal text (`{{t "key"}}`) already
+//! written out, escaped. What is left to evaluate per request is only what
+//! changes per request: the name, the entries, the token, the notice.
+//! Pages are rendered from the registry rocket_dyn_templates built, kept in
+//! managed state, with one context value.
+//!
+//! Editing a template and restarting changes the page; a template that
+//! names a text no language has refuses the start.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use rocket::http::{ContentType, Status};
+use rocket::response::{self, Responder};
+use rocket::Request;
+use rocket_dyn_templates::handlebars::{html_escape, Handlebars};
+use serde::Serialize;
+
+use crate::i18n::{Catalog, Lang};
+
+/// The template files the app needs in `template_dir`.
+pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logout", "error"];
+
+/// The pages rendered by name; each uses `base` and may use `csrf_field`.
+pub const PAGES: [&str; 4] = ["index", "output", "logout", "error"];
+
+/// A page's inline partials spliced into `base`, then `base`'s own partials.
+const PARTIALS: [&str; 1] = ["csrf_field"];
+
+fn read(dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(format!("{name}.html.hbs"));
+    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The `{{#*inline "NAME"}}…{{/inline}}` blocks of `source`, by name.
+fn inline_blocks(source: &str) -> Result<Vec<(String, String)>, String> {
+    const OPEN: &str = "{{#*inline \"";
+    const CLOSE: &str = "{{/inline}}";
+    let mut blocks = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let (name, body) = after
+            .split_once("\"}}")
+            .ok_or("an inline partial's name is not closed")?;
+        let end = body.find(CLOSE).ok_or("an inline partial is not closed")?;
+        blocks.push((name.to_owned(), body[..end].to_owned()));
+        rest = &body[end + CLOSE.len()..];
+    }
+    Ok(blocks)
+}
+
+/// `source` with every `{{t "key"}}` replaced by the text, escaped, and
+/// every `{{t expression}}` calling the language's own helper.
+fn resolve_texts(source: &str, catalog: &Catalog, lang: Lang) -> Result<String, String> {
+    const OPEN: &str = "{{t ";
+    let mut out = String::with_capacity(source.len() * 2);
+    let mut rest = source;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let end = after.find("}}").ok_or("a {{t …}} is not closed")?;
+        let argument = after[..end].trim();
+        match argument.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+            Some(key) => {
+                let text = catalog.text(lang, key).ok_or_else(|| {
+                    format!(
+                        "the templates use the text `{key}`, which {} lacks",
+                        lang.code()
+                    )
+                })?;
+                out.push_str(&html_escape(text));
+            }
+            None => {
+                out.push_str(&format!("{{{{{} {argument}}}}}", Catalog::helper(lang)));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Every page in every language, as `(PAGE.LANG, source)`: read from `dir`
+/// now, so an edited file counts from the next start.
+pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, String> {
+    let base = read(dir, "base")?;
+    let partials: Vec<(String, String)> = PARTIALS
+        .iter()
+        .map(|name| Ok((name.to_string(), read(dir, name)?.trim_end().to_owned())))
+        .collect::<Result<_, String>>()?;
+    let mut pages = Vec::new();
+    for page in PAGES {
+        let blocks = inline_blocks(&read(dir, page)?).map_err(|e| format!("{page}: {e}"))?;
+        let mut source = base.clone();
+        // The page's blocks first: they may use the shared partials.
+        for (name, body) in blocks.iter().chain(&partials) {
+            source = source.replace(&format!("{{{{> {name}}}}}"), body);
+        }
+        for lang in Lang::ALL {
+            let resolved = resolve_texts(&source, catalog, lang)
+                .map_err(|e| format!("{page}: {e}"))?
+                .replace("{{lang}}", lang.code());
+            pages.push((format!("{page}.{}", lang.code()), resolved));
+        }
+    }
+    Ok(pages)
+}
+
+/// The registry the pages render from, filled at ignition.
+#[derive(Clone, Default)]
+pub struct Pages(Arc<OnceLock<Handlebars<'static>>>);
+
+impl Pages {
+    /// Registers the per-language pages in `handlebars` (rocket_dyn_templates'
+    /// registry, with its files loaded) and keeps the registry for rendering.
+    pub fn build(&self, handlebars: &mut Handlebars<'static>, dir: &Path) -> Result<(), String> {
+        let catalog = Catalog::load()?;
+        // A typo in a template fails the render (and the tests) instead of
+        // showing an empty string.
+        handlebars.set_strict_mode(true);
+        catalog.register(handlebars);
+        for (name, source) in flatten(dir, &catalog)? {
+            handlebars
+                .register_template_string(&name, source)
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        // Kept from the first build: templates change at a restart.
+        let _ = self.0.set(handlebars.clone());
+        Ok(())
+    }
+
+    /// Renders `page` in `lang` with `context`.
+    pub fn render<C: Serialize>(&self, page: &str, lang: Lang, context: &C) -> Html {
+        let registry = self.0.get().expect("BUG: the pages are built at ignition");
+        let mut html = String::with_capacity(8 * 1024);
+        let name = format!("{page}.{}", lang.code());
+        match registry.render_to_write(&name, context, &mut StringOutput(&mut html)) {
+            Ok(()) => Html(Ok(html)),
+            Err(e) => {
+                rocket::error!("rendering {name} failed: {e}");
+                Html(Err(Status::InternalServerError))
+            }
+        }
+    }
+}
+
+/// Lets handlebars write straight into the response's string.
+struct StringOutput<'a>(&'a mut String);
+
+impl std::io::Write for StringOutput<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // Handlebars writes whole UTF-8 strings.
+        self.0
+            .push_str(std::str::from_utf8(bytes).map_err(std::io::Error::other)?);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A rendered page.
+pub struct Html(Result<String, Status>);
+
+impl<'r> Responder<'r, 'static> for Html {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        (ContentType::HTML, self.0?).respond_to(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_blocks_are_found_by_name() {
+        let blocks = inline_blocks(
+            "{{#*inline \"title\"}}T{{/inline}}\n{{#*inline \"content\"}}\n<p>{{x}}</p>\n{{/inline}}\n{{> base}}",
+        )
+        .unwrap();
+        assert_eq!(
+            blocks,
+            [
+                ("title".to_owned(), "T".to_owned()),
+                ("content".to_owned(), "\n<p>{{x}}</p>\n".to_owned())
+            ]
+        );
+        assert!(inline_blocks("{{#*inline \"x\"}}open").is_err());
+    }
+
+    #[test]
+    fn literal_texts_are_written_out_and_escaped() {
+        let catalog = Catalog::load().unwrap();
+        let resolved = resolve_texts(
+            "<h1>{{t \"title\"}}</h1>{{t notice.key}}",
+            &catalog,
+            Lang::Ja,
+        )
+        .unwrap();
+        assert_eq!(resolved, "<h1>セッション確認</h1>{{t_ja notice.key}}");
+        let missing = resolve_texts("{{t \"no_such_text\"}}", &catalog, Lang::En).unwrap_err();
+        assert!(missing.contains("no_such_text"), "{missing}");
+    }
+
+    #[test]
+    fn every_page_flattens_in_every_language() {
+        let catalog = Catalog::load().unwrap();
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"));
+        let pages = flatten(dir, &catalog).unwrap();
+        assert_eq!(pages.len(), PAGES.len() * Lang::ALL.len());
+        for (name, source) in &pages {
+            assert!(!source.contains("{{> "), "{name} keeps a partial");
+            assert!(!source.contains("{{t \""), "{name} keeps a literal text");
+            assert!(
+                !source.contains("{{#*inline"),
+                "{name} keeps an inline block"
+            );
+        }
+    }
+}
