@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use rocket::http::{ContentType, Cookie};
 use rocket::local::blocking::Client;
-use session_app::session::Session;
+use session_app::i18n::Lang;
+use session_app::session::{Session, CSRF_COOKIE, SESSION_COOKIE};
+use session_app::templates::Pages;
 
 const ROUNDS: u32 = 20_000;
 
@@ -34,7 +36,7 @@ fn main() {
 
     // Log in once; keep the sealed cookies.
     let index = client.get("/").dispatch();
-    let csrf = index.cookies().get("csrf").unwrap().value().to_owned();
+    let csrf = index.cookies().get(CSRF_COOKIE).unwrap().value().to_owned();
     let html = index.into_string().unwrap();
     let marker = r#"name="csrf_token" value=""#;
     let start = html.find(marker).unwrap() + marker.len();
@@ -42,10 +44,10 @@ fn main() {
     let login = client
         .post("/login")
         .header(ContentType::Form)
-        .cookie(Cookie::new("csrf", csrf.clone()))
+        .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
         .body(format!("name=%E5%B1%B1%E7%94%B0&csrf_token={token}"))
         .dispatch();
-    let session = login.cookies().get("session").unwrap().value().to_owned();
+    let session = login.cookies().get(SESSION_COOKIE).unwrap().value().to_owned();
     drop(login);
 
     let healthz = per_call("GET /healthz", || {
@@ -54,8 +56,8 @@ fn main() {
     let output = per_call("GET /output (logged in)", || {
         let response = client
             .get("/output")
-            .cookie(Cookie::new("session", session.clone()))
-            .cookie(Cookie::new("csrf", csrf.clone()))
+            .cookie(Cookie::new(SESSION_COOKIE, session.clone()))
+            .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
             .dispatch();
         assert_eq!(response.status().code, 200);
         black_box(response.into_bytes());
@@ -64,32 +66,32 @@ fn main() {
         black_box(
             client
                 .get("/")
-                .cookie(Cookie::new("csrf", csrf.clone()))
+                .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
                 .dispatch()
                 .into_bytes(),
         );
     });
-    let entries = vec![
-        serde_json::json!({"key": "logged_in_at", "value": "2026-11-25T17:00:00Z"}),
-        serde_json::json!({"key": "name", "value": "山田"}),
-    ];
-    per_call("  template: output page render", || {
-        let ctx = rocket_dyn_templates::context! {
-            lang: "ja", csrf: token, notice: Option::<()>::None, name: "山田", entries: &entries,
-        };
-        black_box(rocket_dyn_templates::Template::show(
-            client.rocket(),
-            "output",
-            ctx,
-        ));
+    let pages = client.rocket().state::<Pages>().unwrap();
+    let context = serde_json::json!({
+        "csrf": token,
+        "notice": null,
+        "name": "山田",
+        "entries": [
+            {"key": "logged_in_at", "value": "2026-11-25T17:00:00Z", "readable": "2026年11月26日 02:00（日本時間）", "ends_login": false},
+            {"key": "name", "value": "山田", "readable": null, "ends_login": true},
+        ],
     });
+    per_call("  template: output page render", || {
+        black_box(pages.render("output", Lang::Ja, &context));
+    });
+    let mut no_entries = context.clone();
+    no_entries["entries"] = serde_json::json!([]);
+    per_call("  template: output page render, no entries", || {
+        black_box(pages.render("output", Lang::Ja, &no_entries));
+    });
+    let error = serde_json::json!({ "csrf": null, "notice": null, "code": 404, "message": "error_404" });
     per_call("  template: error page render", || {
-        let ctx = rocket_dyn_templates::context! { lang: "ja", csrf: Option::<()>::None, notice: Option::<()>::None, code: 404, message: "error_404" };
-        black_box(rocket_dyn_templates::Template::show(
-            client.rocket(),
-            "error",
-            ctx,
-        ));
+        black_box(pages.render("error", Lang::Ja, &error));
     });
     let plaintext = Session::start("山田", 0).encode();
     per_call("  session codec: decode", || {

@@ -138,9 +138,9 @@ impl Pages {
     /// Renders `page` in `lang` with `context`.
     pub fn render<C: Serialize>(&self, page: &str, lang: Lang, context: &C) -> Html {
         let registry = self.0.get().expect("BUG: the pages are built at ignition");
-        let mut html = String::with_capacity(8 * 1024);
+        let mut html = Vec::with_capacity(8 * 1024);
         let name = format!("{page}.{}", lang.code());
-        match registry.render_to_write(&name, context, &mut StringOutput(&mut html)) {
+        match registry.render_to_write(&name, context, &mut html) {
             Ok(()) => Html(Ok(html)),
             Err(e) => {
                 rocket::error!("rendering {name} failed: {e}");
@@ -150,24 +150,8 @@ impl Pages {
     }
 }
 
-/// Lets handlebars write straight into the response's string.
-struct StringOutput<'a>(&'a mut String);
-
-impl std::io::Write for StringOutput<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        // Handlebars writes whole UTF-8 strings.
-        self.0
-            .push_str(std::str::from_utf8(bytes).map_err(std::io::Error::other)?);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A rendered page.
-pub struct Html(Result<String, Status>);
+pub struct Html(Result<Vec<u8>, Status>);
 
 impl<'r> Responder<'r, 'static> for Html {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
