@@ -14,6 +14,10 @@ use session_app::templates::Pages;
 
 const ROUNDS: u32 = 20_000;
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn per_call(label: &str, mut f: impl FnMut()) -> Duration {
     for _ in 0..ROUNDS / 10 {
         f();
@@ -28,6 +32,9 @@ fn per_call(label: &str, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
+    // `RENDER_ONLY=N`: only N renders of the output page, for valgrind's
+    // instruction counts (repeatable where wall time is not).
+    let render_only: Option<u32> = std::env::var("RENDER_ONLY").ok().and_then(|n| n.parse().ok());
     let figment = session_app::config::figment()
         .select("release")
         .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
@@ -50,6 +57,21 @@ fn main() {
     let session = login.cookies().get(SESSION_COOKIE).unwrap().value().to_owned();
     drop(login);
 
+    if let Some(times) = render_only {
+        return render_loop(&client, token, times);
+    }
+    // `OUTPUT_ONLY=N`: only N whole `GET /output` requests, likewise.
+    if let Some(times) = std::env::var("OUTPUT_ONLY").ok().and_then(|n| n.parse::<u32>().ok()) {
+        for _ in 0..times {
+            let response = client
+                .get("/output")
+                .cookie(Cookie::new(SESSION_COOKIE, session.clone()))
+                .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
+                .dispatch();
+            black_box(response.into_bytes());
+        }
+        return;
+    }
     let healthz = per_call("GET /healthz", || {
         black_box(client.get("/healthz").dispatch().into_bytes());
     });
@@ -72,20 +94,16 @@ fn main() {
         );
     });
     let pages = client.rocket().state::<Pages>().unwrap();
-    let context = serde_json::json!({
-        "csrf": token,
-        "notice": null,
-        "name": "山田",
-        "entries": [
-            {"key": "logged_in_at", "value": "2026-11-25T17:00:00Z", "readable": "2026年11月26日 02:00（日本時間）", "ends_login": false},
-            {"key": "name", "value": "山田", "readable": null, "ends_login": true},
-        ],
-    });
+    let context = output_context(token);
     per_call("  template: output page render", || {
         black_box(pages.render("output", Lang::Ja, &context));
     });
     let mut no_entries = context.clone();
     no_entries["entries"] = serde_json::json!([]);
+    assert!(
+        pages.render("output", Lang::Ja, &context).is_page(),
+        "the bench's context renders"
+    );
     per_call("  template: output page render, no entries", || {
         black_box(pages.render("output", Lang::Ja, &no_entries));
     });
@@ -101,4 +119,24 @@ fn main() {
         "extra cost of /output over /healthz: {:.2} µs",
         (output.as_secs_f64() - healthz.as_secs_f64()) * 1e6
     );
+}
+
+/// The output page's render, `times` times, and nothing else.
+fn render_loop(client: &Client, token: &str, times: u32) {
+    let pages = client.rocket().state::<Pages>().unwrap();
+    let context = output_context(token);
+    for _ in 0..times {
+        black_box(pages.render("output", Lang::Ja, black_box(&context)));
+    }
+}
+
+/// What `GET /output` renders for a session with one added entry.
+fn output_context(token: &str) -> serde_json::Value {
+    serde_json::json!({
+        "csrf": token,
+        "notice": null,
+        "name": "山田",
+        "logged_in_at": {"value": "2026-11-25T17:00:00Z", "readable": "2026年11月26日 02:00（日本時間）"},
+        "entries": [{"key": "color", "value": "青"}],
+    })
 }

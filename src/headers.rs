@@ -3,7 +3,6 @@
 //! Rocket's shield, that the error pages apply too.
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::Header;
 use rocket::response::{self, Responder};
 use rocket::{Request, Response};
 
@@ -25,15 +24,21 @@ const HEADERS: [(&str, &str); 5] = [
 /// Under Rocket's own TLS, browsers are told to keep to HTTPS for a year.
 const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
 
+/// Adds the headers once: a response that has its CSP already (an error
+/// page, which set them itself) is left as it is. Adjoined, not replaced:
+/// nothing else sets them, and adjoining static strings costs no search.
 fn secure(req: &Request<'_>, res: &mut Response<'_>) {
+    if res.headers().contains(HEADERS[0].0) {
+        return;
+    }
     for (name, value) in HEADERS {
-        res.set_header(Header::new(name, value));
+        res.adjoin_raw_header(name, value);
     }
     if req.rocket().config().tls_enabled() {
-        res.set_header(Header::new(HSTS.0, HSTS.1));
+        res.adjoin_raw_header(HSTS.0, HSTS.1);
     }
     if !res.headers().contains("Cache-Control") {
-        res.set_header(Header::new("Cache-Control", "no-store"));
+        res.adjoin_raw_header("Cache-Control", "no-store");
     }
 }
 

@@ -20,7 +20,7 @@ use crate::i18n::Lang;
 use crate::pages::{Notice, NoticeRedirect, Page};
 use crate::session::{
     cookies, is_settable_key, LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT,
-    MAX_SET_KEY_CHARS, NAME,
+    MAX_SET_KEY_CHARS, NAME, RESERVED_KEYS,
 };
 use crate::text::{self, Refusal};
 
@@ -153,37 +153,41 @@ pub fn login(
     Ok(Redirect::to(uri!(output)))
 }
 
-/// One row of the session table.
+/// One row of the session table: an entry added with the form.
 #[derive(Serialize)]
 struct Entry<'a> {
     key: &'a str,
     value: &'a str,
-    /// The value as a person reads it, when it is an instant.
-    readable: Option<String>,
-    /// Whether deleting it logs the person out.
-    ends_login: bool,
 }
 
+/// The login time: exact, and as a person reads it.
+#[derive(Serialize)]
+struct LoginTime<'a> {
+    value: &'a str,
+    readable: String,
+}
+
+/// The session page. Its table shows `logged_in_at` (while it is there)
+/// and `name` in rows of their own, then the added entries in key order.
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     let lang = page.lang();
-    let entries: Vec<Entry<'_>> = user
-        .session()
-        .entries()
+    let session = user.session().entries();
+    let logged_in_at = session.get(LOGGED_IN_AT).map(|value| LoginTime {
+        value,
+        readable: lang
+            .readable_instant(value)
+            .unwrap_or_else(|| value.clone()),
+    });
+    let entries: Vec<Entry<'_>> = session
         .iter()
-        .map(|(key, value)| Entry {
-            key,
-            value,
-            readable: (key == LOGGED_IN_AT)
-                .then(|| lang.readable_instant(value))
-                .flatten(),
-            ends_login: key == NAME,
-        })
+        .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| Entry { key, value })
         .collect();
     page.render(
         "output",
         Some(&csrf),
-        context! { name: user.name(), entries },
+        context! { name: user.name(), logged_in_at, entries },
     )
 }
 

@@ -153,6 +153,13 @@ impl Pages {
 /// A rendered page.
 pub struct Html(Result<Vec<u8>, Status>);
 
+impl Html {
+    /// Whether it rendered (else it answers 500).
+    pub fn is_page(&self) -> bool {
+        self.0.is_ok()
+    }
+}
+
 impl<'r> Responder<'r, 'static> for Html {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         (ContentType::HTML, self.0?).respond_to(req)
