@@ -34,7 +34,9 @@ fn per_call(label: &str, mut f: impl FnMut()) -> Duration {
 fn main() {
     // `RENDER_ONLY=N`: only N renders of the output page, for valgrind's
     // instruction counts (repeatable where wall time is not).
-    let render_only: Option<u32> = std::env::var("RENDER_ONLY").ok().and_then(|n| n.parse().ok());
+    let render_only: Option<u32> = std::env::var("RENDER_ONLY")
+        .ok()
+        .and_then(|n| n.parse().ok());
     let figment = session_app::config::figment()
         .select("release")
         .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
@@ -54,14 +56,22 @@ fn main() {
         .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
         .body(format!("name=%E5%B1%B1%E7%94%B0&csrf_token={token}"))
         .dispatch();
-    let session = login.cookies().get(SESSION_COOKIE).unwrap().value().to_owned();
+    let session = login
+        .cookies()
+        .get(SESSION_COOKIE)
+        .unwrap()
+        .value()
+        .to_owned();
     drop(login);
 
     if let Some(times) = render_only {
         return render_loop(&client, token, times);
     }
     // `OUTPUT_ONLY=N`: only N whole `GET /output` requests, likewise.
-    if let Some(times) = std::env::var("OUTPUT_ONLY").ok().and_then(|n| n.parse::<u32>().ok()) {
+    if let Some(times) = std::env::var("OUTPUT_ONLY")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
         for _ in 0..times {
             let response = client
                 .get("/output")
@@ -107,7 +117,8 @@ fn main() {
     per_call("  template: output page render, no entries", || {
         black_box(pages.render("output", Lang::Ja, &no_entries));
     });
-    let error = serde_json::json!({ "csrf": null, "notice": null, "code": 404, "message": "error_404" });
+    let error =
+        serde_json::json!({ "csrf": null, "notice": null, "code": 404, "message": "error_404" });
     per_call("  template: error page render", || {
         black_box(pages.render("error", Lang::Ja, &error));
     });

@@ -1,8 +1,10 @@
 //! CSRF protection: a random token in its own private cookie, echoed by
 //! every state-changing form in a hidden `csrf_token` field.
 //!
-//! The token lives outside the session so the login form is protected too
-//! (login CSRF), and survives logout so open tabs keep working.
+//! The token lives in its own cookie so the login form is protected too
+//! (login CSRF), and survives logout so open tabs keep working. Login gives
+//! a new token, and the session carries it as well: a logged-in page takes
+//! it from the session, already opened, without opening the token cookie.
 
 use std::convert::Infallible;
 
@@ -15,7 +17,7 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::session::cookies;
+use crate::session::{cookies, RequestSession};
 
 /// The CSRF token of this browser, created on first need. Pages that show a
 /// state-changing form take this guard and put [`CsrfToken::as_str`] in it.
@@ -39,6 +41,9 @@ impl<'r> FromRequest<'r> for CsrfToken {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
+        if let Some(token) = RequestSession::csrf_token_of(req) {
+            return Outcome::Success(CsrfToken(token.to_owned()));
+        }
         let token = cookies::csrf_token(req).unwrap_or_else(|| {
             let token = new_token();
             cookies::set_csrf_token(req, token.clone());
@@ -75,7 +80,10 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
             Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
             Outcome::Forward(forward) => return Outcome::Forward(forward),
         };
-        let expected = cookies::csrf_token(req);
+        let expected = match RequestSession::csrf_token_of(req) {
+            Some(token) => Some(token.to_owned()),
+            None => cookies::csrf_token(req),
+        };
         let valid = match (expected, form.csrf_token()) {
             (Some(expected), Some(submitted)) => tokens_match(&expected, submitted),
             _ => false,

@@ -211,7 +211,7 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
     let sealed_under_old = browser.cookies.clone();
     drop(before);
 
-    // NEW is the key, OLD a fallback: still logged in, both cookies re-sealed.
+    // NEW is the key, OLD a fallback: still logged in, the session re-sealed.
     let fallbacks = format!("[\"{OLD}\"]");
     let during = Server::start(&[
         ("ROCKET_SECRET_KEY", NEW),
@@ -222,12 +222,29 @@ fn the_binary_rotates_keys_configured_by_environment_alone() {
     let output = rotated.get(uri!(routes::output)).unwrap();
     assert_eq!(output.status, 200);
     assert!(output.body.contains("セッション情報：「太郎」"));
-    for name in [format!("{SESSION_COOKIE}="), format!("{CSRF_COOKIE}=")] {
-        assert!(
-            output.set_cookies().any(|c| c.starts_with(name.as_str())),
-            "{name} re-sealed"
-        );
-    }
+    let session_resealed = format!("{SESSION_COOKIE}=");
+    assert!(
+        output
+            .set_cookies()
+            .any(|c| c.starts_with(session_resealed.as_str())),
+        "session re-sealed"
+    );
+    // The token cookie is re-sealed where it is read: on a page without a
+    // session (a logged-in page takes the token from the session).
+    let mut anonymous = Agent::plain(during.port);
+    anonymous
+        .cookies
+        .insert(CSRF_COOKIE.into(), sealed_under_old[CSRF_COOKIE].clone());
+    let page = anonymous.get(uri!(routes::index)).unwrap();
+    let csrf_resealed = format!("{CSRF_COOKIE}=");
+    assert!(
+        page.set_cookies()
+            .any(|c| c.starts_with(csrf_resealed.as_str())),
+        "csrf re-sealed"
+    );
+    rotated
+        .cookies
+        .insert(CSRF_COOKIE.into(), anonymous.cookies[CSRF_COOKIE].clone());
     assert_ne!(rotated.cookies, sealed_under_old);
 
     // OLD dropped: the re-sealed cookies work, the old ones are refused.

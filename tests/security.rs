@@ -386,3 +386,31 @@ fn pages_have_no_inline_script_or_style() {
         assert!(!html.contains("<style"), "{path}");
     }
 }
+
+#[test]
+fn a_logged_in_page_takes_the_token_from_the_session() {
+    let client = client();
+    login(&client, "太郎");
+    let token = csrf_token(&client);
+    // Without its token cookie (a browser restart ends it; the session
+    // cookie lives on), the logged-in pages still carry the same token...
+    client.cookies().remove(Cookie::from(CSRF_COOKIE));
+    let page = client.get(uri!(routes::output)).dispatch();
+    assert!(
+        set_cookie(&page, CSRF_COOKIE).is_none(),
+        "no new token cookie"
+    );
+    assert_eq!(
+        token_in(&page.into_string().unwrap()).as_deref(),
+        Some(token.as_str())
+    );
+    // ...and it is the one the forms are checked against.
+    let response = post_raw(&client, uri!(routes::logout), &[("csrf_token", &token)]);
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    assert_logged_out(&client);
+    // Another token is refused, as before.
+    login(&client, "太郎");
+    let wrong = post_raw(&client, uri!(routes::logout), &[("csrf_token", "forged")]);
+    assert_eq!(wrong.status(), Status::Forbidden);
+}

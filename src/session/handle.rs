@@ -75,6 +75,12 @@ impl<'r> RequestSession<'r> {
         }
     }
 
+    /// The CSRF token the live session of `req` carries, if any: opened
+    /// with the session, at no further cost.
+    pub fn csrf_token_of(req: &'r Request<'_>) -> Option<&'r str> {
+        opened(req).session.as_ref()?.csrf_token()
+    }
+
     /// Applies the session rules to `req` now (removing a dead cookie,
     /// renewing a live one), for pages that do not otherwise read the
     /// session. Says why a cookie the request carried was no session.
@@ -101,9 +107,10 @@ impl<'r> RequestSession<'r> {
     /// the CSRF token with a fresh one too, so a token planted or seen
     /// before login is worthless after it.
     pub fn start(&mut self, name: &str) {
-        let session = Session::start(name, self.clock.now());
+        let token = crate::csrf::new_token();
+        let session = Session::start(name, self.clock.now()).with_csrf_token(token.clone());
         save(self.jar, self.config, self.clock.now(), &session);
-        cookies::seal_csrf_token(self.jar, &self.config.cookies, crate::csrf::new_token());
+        cookies::seal_csrf_token(self.jar, &self.config.cookies, token);
         self.current = Some(Cow::Owned(session));
         rocket::info!("session: login");
     }

@@ -80,12 +80,19 @@ impl SessionId {
 
     /// Reads 32 hex digits.
     pub fn from_hex(text: &str) -> Option<SessionId> {
-        if text.len() != 32 || !text.is_ascii() {
+        let digits = text.as_bytes();
+        if digits.len() != 32 {
             return None;
         }
+        let nibble = |d: u8| match d {
+            b'0'..=b'9' => Some(d - b'0'),
+            b'a'..=b'f' => Some(d - b'a' + 10),
+            b'A'..=b'F' => Some(d - b'A' + 10),
+            _ => None,
+        };
         let mut bytes = [0u8; 16];
-        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
-            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
         }
         Some(SessionId(bytes))
     }
@@ -126,6 +133,11 @@ pub struct Session {
     last_seen: Millis,
     #[serde(rename = "e")]
     entries: BTreeMap<String, String>,
+    /// The CSRF token given at login, also in its own cookie: a logged-in
+    /// page takes it from here, already opened, instead of opening that
+    /// cookie too.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 /// Version 2 added the identifier; version 1 cookies are refused.
@@ -144,6 +156,7 @@ impl Session {
             created: at,
             last_seen: at,
             entries,
+            csrf_token: None,
         }
     }
 
@@ -160,6 +173,7 @@ impl Session {
             created,
             last_seen,
             entries,
+            csrf_token: None,
         };
         session.is_well_formed().then_some(session)
     }
@@ -176,6 +190,19 @@ impl Session {
     /// Whether somebody is logged in: see [`Session::name`].
     pub fn is_logged_in(&self) -> bool {
         self.name().is_some()
+    }
+
+    /// The same session carrying `token`, the CSRF token given with it.
+    pub fn with_csrf_token(self, token: String) -> Session {
+        Session {
+            csrf_token: Some(token),
+            ..self
+        }
+    }
+
+    /// The CSRF token given at login, if the session carries one.
+    pub fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
     }
 
     /// The identifier given at login.
@@ -238,6 +265,10 @@ impl Session {
         self.version == VERSION
             && self.created <= self.last_seen
             && self.entries.len() <= MAX_ENTRIES
+            && self
+                .csrf_token
+                .as_ref()
+                .is_none_or(|t| (1..=64).contains(&t.len()))
             && self.entries.iter().all(|(k, v)| {
                 !k.is_empty() && k.len() <= MAX_KEY_BYTES && v.len() <= MAX_VALUE_BYTES
             })
