@@ -9,8 +9,7 @@ use figment::providers::{Format, Toml};
 use figment::Figment;
 use rocket::request::Request;
 use rocket_dyn_templates::handlebars::{
-    html_escape, Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext,
-    RenderErrorReason,
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
 };
 
 /// A language the pages are written in.
@@ -207,7 +206,7 @@ impl HelperDef for Texts {
             .catalog
             .text(self.lang, key)
             .ok_or_else(|| RenderErrorReason::Other(format!("no text `{key}`")))?;
-        out.write(&html_escape(text))?;
+        out.write(&crate::templates::escape(text))?;
         Ok(())
     }
 }
