@@ -50,8 +50,13 @@ fn allowed_methods(req: &Request<'_>) -> Vec<Method> {
     methods
 }
 
-/// Whether a route path (with `<dynamic>` segments) matches `path`.
+/// Whether a route path (with `<dynamic>` segments) matches `path`; a
+/// trailing slash does not count, as Rocket's routing ignores it.
 fn same_path(route: &str, path: &str) -> bool {
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
     let (route, path): (Vec<_>, Vec<_>) = (route.split('/').collect(), path.split('/').collect());
     route.len() == path.len()
         && route
@@ -115,5 +120,7 @@ mod tests {
         assert!(!same_path("/static/<file>", "/static/"));
         assert!(!same_path("/login", "/login/x"));
         assert!(!same_path("/", "/nope"));
+        assert!(same_path("/login", "/login/"));
+        assert!(same_path("/", "/"));
     }
 }

@@ -325,8 +325,13 @@ fn check_secret_key(figment: &Figment, build: Build) -> Result<(), ConfigError> 
     let key: rocket::config::SecretKey = figment
         .extract_inner("secret_key")
         .map_err(|_| ConfigError("invalid value for `secret_key` (not shown)".into()))?;
-    if is_release_profile(figment) && !key.is_provided() {
-        return refuse(format!("no secret key in the release profile: {KEY_HINT}"));
+    // Rocket itself refuses every profile but `debug` without a key, in
+    // lines of its own: say it first, in one.
+    if figment.profile() != rocket::Config::DEBUG_PROFILE && !key.is_provided() {
+        return refuse(format!(
+            "no secret key in the {} profile: {KEY_HINT}",
+            figment.profile()
+        ));
     }
     // Compared as keys, so the same key written in hex is refused too.
     if build.refuses_dev_key(figment)
@@ -454,6 +459,20 @@ mod tests {
         assert_eq!(cfg.cookies.session, "__Host-session");
         assert_eq!(cfg.cookies.csrf, "__Host-csrf");
         assert_eq!(cfg.cookies.flash, "__Host-_flash");
+    }
+
+    #[test]
+    fn every_profile_but_debug_needs_a_key() {
+        for profile in ["release", "staging", "default"] {
+            let refused = AppConfig::validate(&figment(profile, &[]), Build::Debug).unwrap_err();
+            assert!(
+                refused
+                    .0
+                    .contains(&format!("no secret key in the {profile} profile")),
+                "{refused}"
+            );
+        }
+        assert!(AppConfig::validate(&figment("debug", &[]), Build::Debug).is_ok());
     }
 
     #[test]

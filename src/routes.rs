@@ -294,10 +294,16 @@ impl<'r> FromRequest<'r> for CameFrom {
             .get_one("Referer")
             .and_then(|referer| Absolute::parse(referer).ok())
             .filter(|referer| {
-                let host = headers.get_one("Host").unwrap_or_default();
+                // `Host` in HTTP/1.1; in HTTP/2 there is none, and Rocket
+                // takes the host from `:authority`.
+                let host = headers
+                    .get_one("Host")
+                    .map(str::to_owned)
+                    .or_else(|| req.host().map(|host| host.to_string()))
+                    .unwrap_or_default();
                 referer
                     .authority()
-                    .is_some_and(|authority| authority.to_string().eq_ignore_ascii_case(host))
+                    .is_some_and(|authority| authority.to_string().eq_ignore_ascii_case(&host))
             })
             .map(|referer| referer.path().to_string())
             // Only a path of this site: `//elsewhere` would be another site.

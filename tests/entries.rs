@@ -280,3 +280,28 @@ fn added_entries_survive_renewal_and_rotation() {
     post_form(&client, uri!(routes::logout), &[]);
     assert_redirects_to(&output_with(&client, copy), uri!(routes::index));
 }
+
+#[test]
+fn added_entries_move_to_a_new_key_with_the_rest_of_the_session() {
+    const OLD: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+    const NEW: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
+    let before = client_with(figment().merge(("secret_key", OLD)));
+    login(&before, "太郎");
+    set(&before, "color", "青");
+    let sealed = before.cookies().get(SESSION_COOKIE).unwrap().clone();
+
+    // NEW is the key, OLD a fallback: the entry is there, and re-sealed.
+    let during = client_with(
+        figment()
+            .merge(("secret_key", NEW))
+            .merge(("secret_key_fallbacks", [OLD])),
+    );
+    let response = output_with(&during, sealed);
+    assert_eq!(response.status(), Status::Ok);
+    assert!(set_cookie(&response, SESSION_COOKIE).is_some(), "re-sealed");
+    assert!(response
+        .into_string()
+        .unwrap()
+        .contains("<code>color</code>"));
+    assert_eq!(session_of(&during).unwrap().entries()["color"], "青");
+}

@@ -194,6 +194,24 @@ fn every_refusal_is_one_line_with_one_prefix() {
         "{line}"
     );
 
+    // A profile Rocket would refuse without a key, refused in the one line.
+    let run = run_binary(
+        &elsewhere(),
+        &[
+            ("ROCKET_PROFILE", "staging"),
+            ("ROCKET_TEMPLATE_DIR", TEMPLATES),
+            ("ROCKET_PORT", "0"),
+        ],
+    );
+    assert_eq!(run.status, Some(1));
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("session_app: refusing to start: no secret key in the staging profile"),
+        "{}",
+        run.stderr
+    );
+
     // Without a template folder of its own, the default is refused too.
     let run = run_binary(
         &elsewhere(),

@@ -182,6 +182,7 @@ impl<'r> RequestSession<'r> {
         let stored = match self.revocations.revoke(session.id(), until).await {
             Durability::Written => "stored",
             Durability::Queued => "queued until the store is back",
+            Durability::MemoryOnly => "held in memory only: the store could not be written",
         };
         rocket::info!("session: {why}; revocation {stored}");
     }

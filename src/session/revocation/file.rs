@@ -16,17 +16,38 @@ use crate::session::{Millis, SessionId};
 const COMPACT_AFTER: usize = 1024;
 
 /// Whether `path` can hold the store: its folder exists or can be created,
-/// and the file can be opened for appending.
+/// the file can be opened for appending, and no other running instance
+/// holds it.
 pub(super) fn check(path: &Path) -> io::Result<()> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(folder)?;
     }
     OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(())
+    lock(path).map(drop)
+}
+
+/// Locks the store for this process. Two instances on one file would each
+/// compact it away from under the other: several instances share
+/// revocations through Redis instead.
+fn lock(path: &Path) -> io::Result<File> {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.with_extension("lock"))?;
+    lock.try_lock().map_err(|_| {
+        io::Error::other(
+            "another running instance uses it (instances that serve the same users share \
+             revocations through Redis)",
+        )
+    })?;
+    Ok(lock)
 }
 
 pub(super) struct FileStore {
     state: Arc<Mutex<State>>,
+    /// Held as long as the store is open.
+    _lock: File,
 }
 
 struct State {
@@ -40,7 +61,11 @@ impl FileStore {
     /// Reads every live revocation into `mirror` and rewrites the file
     /// with only those.
     pub(super) fn open(path: &Path, mirror: &Mirror, now: Millis) -> io::Result<FileStore> {
-        check(path)?;
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(folder)?;
+        }
+        let lock = lock(path)?;
+        OpenOptions::new().create(true).append(true).open(path)?;
         let text = fs::read(path)?;
         // Only whole lines count: a line cut short by a crash was never
         // acknowledged.
@@ -57,6 +82,7 @@ impl FileStore {
                 file,
                 lines: live.len(),
             })),
+            _lock: lock,
         })
     }
 
@@ -86,11 +112,11 @@ impl FileStore {
             Ok(Ok(())) => Durability::Written,
             Ok(Err(e)) => {
                 rocket::error!("revocations: writing the store failed: {e}");
-                Durability::Queued
+                Durability::MemoryOnly
             }
             Err(e) => {
                 rocket::error!("revocations: the store's writer failed: {e}");
-                Durability::Queued
+                Durability::MemoryOnly
             }
         }
     }
@@ -162,6 +188,7 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"not a line\n0011").unwrap();
         drop(file);
+        drop(store);
 
         let reopened = Mirror::default();
         FileStore::open(&path, &reopened, 1_000).unwrap();
@@ -191,6 +218,17 @@ mod tests {
         let after = fs::read_to_string(&path).unwrap().lines().count();
         assert!(before > COMPACT_AFTER, "{before}");
         assert_eq!(after, 1, "only the live line stays");
+    }
+
+    #[test]
+    fn one_file_serves_one_instance() {
+        let path = temp_path("locked");
+        let first = FileStore::open(&path, &Mirror::default(), 0).unwrap();
+        let second = FileStore::open(&path, &Mirror::default(), 0);
+        assert!(second.is_err(), "a second instance on the same file");
+        assert!(check(&path).is_err());
+        drop(first);
+        assert!(FileStore::open(&path, &Mirror::default(), 0).is_ok());
     }
 
     #[test]

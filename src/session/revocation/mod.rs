@@ -71,6 +71,9 @@ pub enum Durability {
     Written,
     /// The store is unreachable: kept in memory, written when it is back.
     Queued,
+    /// The file could not be written: kept in memory only, so it holds on
+    /// this instance until it restarts (the error is logged).
+    MemoryOnly,
 }
 
 /// The revocations every instance holds in memory.
