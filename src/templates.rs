@@ -29,6 +29,21 @@ pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logo
 /// The pages rendered by name; each uses `base` and may use `csrf_field`.
 pub const PAGES: [&str; 4] = ["index", "output", "logout", "error"];
 
+/// Each page's registered name per language (`PAGE.LANG`, in [`Lang::ALL`]
+/// order), written out once rather than formatted on every request.
+const NAMES: [[&str; 2]; 4] = [
+    ["index.ja", "index.en"],
+    ["output.ja", "output.en"],
+    ["logout.ja", "logout.en"],
+    ["error.ja", "error.en"],
+];
+
+/// The name `page` is registered under in `lang`.
+fn registered_name(page: &str, lang: Lang) -> Option<&'static str> {
+    let index = PAGES.iter().position(|p| *p == page)?;
+    Some(NAMES[index][lang as usize])
+}
+
 /// A page's inline partials spliced into `base`, then `base`'s own partials.
 const PARTIALS: [&str; 1] = ["csrf_field"];
 
@@ -136,7 +151,8 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
             let resolved = resolve_texts(&source, catalog, lang)
                 .map_err(|e| format!("{page}: {e}"))?
                 .replace("{{lang}}", lang.code());
-            pages.push((format!("{page}.{}", lang.code()), resolved));
+            let name = registered_name(page, lang).expect("every page has a name per language");
+            pages.push((name.to_owned(), resolved));
         }
     }
     Ok(pages)
@@ -170,8 +186,8 @@ impl Pages {
     pub fn render<C: Serialize>(&self, page: &str, lang: Lang, context: &C) -> Html {
         let registry = self.0.get().expect("BUG: the pages are built at ignition");
         let mut html = Vec::with_capacity(8 * 1024);
-        let name = format!("{page}.{}", lang.code());
-        match registry.render_to_write(&name, context, &mut html) {
+        let name = registered_name(page, lang).unwrap_or(page);
+        match registry.render_to_write(name, context, &mut html) {
             Ok(()) => Html(Ok(html)),
             Err(e) => {
                 rocket::error!("rendering {name} failed: {e}");
@@ -200,6 +216,19 @@ impl<'r> Responder<'r, 'static> for Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_page_has_its_name_in_each_language() {
+        for page in PAGES {
+            for lang in Lang::ALL {
+                assert_eq!(
+                    registered_name(page, lang),
+                    Some(format!("{page}.{}", lang.code()).as_str())
+                );
+            }
+        }
+        assert_eq!(registered_name("nope", Lang::Ja), None);
+    }
 
     #[test]
     fn escaping_matches_handlebars() {

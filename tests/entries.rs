@@ -20,11 +20,7 @@ fn set<'c>(client: &'c Client, key: &str, value: &str) -> LocalResponse<'c> {
 
 /// The notice the output page shows now (showing it uses it up).
 fn notice_on_output(client: &Client) -> String {
-    let page = html(client, uri!(routes::output));
-    let start = page.find(r#"<p id="notice""#).expect("a notice");
-    let text = &page[start..];
-    let text = &text[text.find('>').unwrap() + 1..];
-    text[..text.find('<').unwrap()].to_owned()
+    notice_in(&html(client, uri!(routes::output))).expect("a notice")
 }
 
 /// Every session `Set-Cookie` of `response` is within the budget; returns

@@ -42,11 +42,7 @@ fn get_login_sends_the_browser_to_the_form() {
 
 /// The notice the login page shows now, if any (showing it uses it up).
 fn notice_on_login_page(client: &Client) -> Option<String> {
-    let html = html(client, uri!(routes::index));
-    let start = html.find(r#"<p id="notice""#)?;
-    let text = &html[start..];
-    let text = &text[text.find('>')? + 1..];
-    Some(text[..text.find('<')?].to_owned())
+    notice_in(&html(client, uri!(routes::index)))
 }
 
 #[test]

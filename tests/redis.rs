@@ -155,13 +155,16 @@ fn readiness(instance: &Server) -> u16 {
 
 #[test]
 fn a_logout_on_one_instance_is_honoured_on_the_other_within_a_second() {
-    let (Some(nginx), Some(redis)) = (nginx_program(), redis_program()) else {
+    let Some(Cluster {
+        // Kept alive to the end of the test.
+        redis: _redis,
+        first,
+        second,
+        front,
+    }) = Cluster::start()
+    else {
         return;
     };
-    let redis = Redis::start(redis, free_port());
-    let (first, second) = (instance(&redis.url()), instance(&redis.url()));
-    let front = Front::start(&nginx, [first.port, second.port]);
-    wait_ready(&[&first, &second]);
 
     let (mut browser, copy) = logged_in(&front, "太郎");
     assert_eq!(output_status(&first, &copy), 200);
@@ -172,6 +175,32 @@ fn a_logout_on_one_instance_is_honoured_on_the_other_within_a_second() {
         let took = refused_within(instance, &copy, Duration::from_secs(1))
             .expect("refused within one second");
         println!("refused after {took:?}");
+    }
+}
+
+/// A Redis, two instances sharing revocations through it, and the front.
+struct Cluster {
+    redis: Redis,
+    first: Server,
+    second: Server,
+    front: Front,
+}
+
+impl Cluster {
+    /// Everything started and ready, or `None` (a skip outside CI) when
+    /// nginx or redis-server is missing.
+    fn start() -> Option<Cluster> {
+        let (nginx, redis) = (nginx_program()?, redis_program()?);
+        let redis = Redis::start(redis, free_port());
+        let (first, second) = (instance(&redis.url()), instance(&redis.url()));
+        let front = Front::start(&nginx, [first.port, second.port]);
+        wait_ready(&[&first, &second]);
+        Some(Cluster {
+            redis,
+            first,
+            second,
+            front,
+        })
     }
 }
 
@@ -186,13 +215,15 @@ fn wait_ready(instances: &[&Server]) {
 
 #[test]
 fn a_logout_made_while_redis_is_down_reaches_every_instance_once_it_is_back() {
-    let (Some(nginx), Some(redis)) = (nginx_program(), redis_program()) else {
+    let Some(Cluster {
+        redis,
+        first,
+        second,
+        front,
+    }) = Cluster::start()
+    else {
         return;
     };
-    let redis = Redis::start(redis, free_port());
-    let (first, second) = (instance(&redis.url()), instance(&redis.url()));
-    let front = Front::start(&nginx, [first.port, second.port]);
-    wait_ready(&[&first, &second]);
     let (mut browser, copy) = logged_in(&front, "太郎");
     let (mut other_browser, other) = logged_in(&front, "花子");
 

@@ -186,6 +186,14 @@ pub fn alert_in(html: &str) -> Option<&str> {
     Some(&html[start..end])
 }
 
+/// The text of the page's one-time notice (`<p id="notice" …>`), if any.
+pub fn notice_in(html: &str) -> Option<String> {
+    let start = html.find(r#"<p id="notice""#)?;
+    let text = &html[start..];
+    let text = &text[text.find('>')? + 1..];
+    Some(text[..text.find('<')?].to_owned())
+}
+
 /// The alert the login page shows now, if any (showing it uses it up).
 pub fn login_page_alert(client: &Client) -> Option<String> {
     alert_in(&html(client, uri!(routes::index))).map(str::to_owned)
