@@ -423,12 +423,21 @@ mod tests {
 
     const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
 
-    /// The app's base with the repository's templates, in `profile`.
+    /// The app's base with the repository's templates and a revocation
+    /// file of its own (tests run at once, and a file serves one user), in
+    /// `profile`.
     fn figment(profile: &str, pairs: &[(&str, Value)]) -> Figment {
-        let mut figment = base().merge((
-            "template_dir",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
-        ));
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static STORES: AtomicUsize = AtomicUsize::new(0);
+        let store = std::env::temp_dir()
+            .join(format!("session-app-config-tests-{}", std::process::id()))
+            .join(format!("revoked-{}", STORES.fetch_add(1, Ordering::SeqCst)));
+        let mut figment = base()
+            .merge((
+                "template_dir",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+            ))
+            .merge(("session_revocation_store", store.display().to_string()));
         for (key, value) in pairs {
             figment = figment.merge(Serialized::global(key, value));
         }
