@@ -57,17 +57,9 @@ fn assert_security_headers(response: &Response) {
 /// One person's visit through the front; returns their session cookie.
 fn visit(front_port: u16, cert: CertificateDer<'static>, name: &str, outputs: usize) -> String {
     let mut browser = https(front_port, cert);
-    let page = browser.get(uri!(routes::index)).unwrap();
+    let (page, login) = browser.log_in(name);
     assert_eq!(page.status, 200);
     assert_security_headers(&page);
-    let token = token_in(&page.body).unwrap();
-
-    let login = browser
-        .post(
-            uri!(routes::login),
-            &form_body(&[("name", name), ("csrf_token", &token)]),
-        )
-        .unwrap();
     assert_eq!(
         (login.status, login.header("Location")),
         (303, Some(uri!(routes::output).to_string().as_str()))

@@ -99,14 +99,7 @@ fn instance(redis_url: &str) -> Server {
 /// Logs in through the front; returns the browser and its session cookie.
 fn logged_in(front: &Front, name: &str) -> (Agent, String) {
     let mut browser = front.browser();
-    let page = browser.get(uri!(routes::index)).unwrap();
-    let token = token_in(&page.body).unwrap();
-    let login = browser
-        .post(
-            uri!(routes::login),
-            &form_body(&[("name", name), ("csrf_token", &token)]),
-        )
-        .unwrap();
+    let (_, login) = browser.log_in(name);
     assert_eq!(login.status, 303);
     let cookie = browser.cookies[&secure(SESSION_COOKIE)].clone();
     (browser, cookie)

@@ -275,6 +275,18 @@ impl Agent {
         self.send("POST", &path.to_string(), Some(body))
     }
 
+    /// Logs in as `name` as a browser would: opens `/`, then posts its
+    /// form with the token it carries. Returns both answers.
+    pub fn log_in(&mut self, name: &str) -> (Response, Response) {
+        let page = self.get(rocket::uri!(session_app::routes::index)).unwrap();
+        let token = super::token_in(&page.body).expect("the login form carries a token");
+        let body = super::form_body(&[("name", name), ("csrf_token", &token)]);
+        let login = self
+            .post(rocket::uri!(session_app::routes::login), &body)
+            .unwrap();
+        (page, login)
+    }
+
     pub fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
         let mut stream = (self.connect)()?;
         let mut head = format!(
