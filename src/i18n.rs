@@ -84,36 +84,79 @@ impl Lang {
     }
 
     /// `rfc3339`, a UTC instant, as a person reads it in this language:
-    /// Japanese in Japan's time, English in UTC, each saying which.
+    /// Japanese in Japan's time, English in UTC, each saying which. Written
+    /// digit by digit: the session page shows one on every request, and the
+    /// formatting machinery costs more than the parse.
     pub fn readable_instant(self, rfc3339: &str) -> Option<String> {
         use rocket::time::format_description::well_known::Rfc3339;
         use rocket::time::{OffsetDateTime, UtcOffset};
         let instant = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
-        Some(match self {
+        let mut out = String::with_capacity(48);
+        match self {
             Lang::Ja => {
                 let jst = instant.to_offset(UtcOffset::from_hms(9, 0, 0).ok()?);
-                format!(
-                    "{}年{}月{}日 {:02}:{:02}（日本時間）",
-                    jst.year(),
-                    u8::from(jst.month()),
-                    jst.day(),
-                    jst.hour(),
-                    jst.minute()
-                )
+                push_number(&mut out, jst.year().unsigned_abs(), 1);
+                out.push('年');
+                push_number(&mut out, u8::from(jst.month()).into(), 1);
+                out.push('月');
+                push_number(&mut out, jst.day().into(), 1);
+                out.push_str("日 ");
+                push_clock(&mut out, jst.hour(), jst.minute());
+                out.push_str("（日本時間）");
             }
             Lang::En => {
                 let utc = instant.to_offset(UtcOffset::UTC);
-                format!(
-                    "{} {} {}, {:02}:{:02} UTC",
-                    utc.day(),
-                    utc.month(),
-                    utc.year(),
-                    utc.hour(),
-                    utc.minute()
-                )
+                push_number(&mut out, utc.day().into(), 1);
+                out.push(' ');
+                out.push_str(MONTHS[usize::from(u8::from(utc.month())) - 1]);
+                out.push(' ');
+                push_number(&mut out, utc.year().unsigned_abs(), 1);
+                out.push_str(", ");
+                push_clock(&mut out, utc.hour(), utc.minute());
+                out.push_str(" UTC");
             }
-        })
+        }
+        Some(out)
     }
+}
+
+/// The months as English writes them, January first.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `n` in decimal, zero-padded to at least `width` digits.
+fn push_number(out: &mut String, mut n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    start = start.min(digits.len() - width.min(digits.len()));
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
+/// `HH:MM`.
+fn push_clock(out: &mut String, hour: u8, minute: u8) {
+    push_number(out, hour.into(), 2);
+    out.push(':');
+    push_number(out, minute.into(), 2);
 }
 
 const SOURCES: [(Lang, &str); 2] = [
@@ -250,6 +293,45 @@ mod tests {
             Some("25 November 2026, 17:05 UTC")
         );
         assert_eq!(Lang::En.readable_instant("yesterday"), None);
+    }
+
+    #[test]
+    fn instants_read_as_the_formatter_would_write_them() {
+        use rocket::time::format_description::well_known::Rfc3339;
+        use rocket::time::{OffsetDateTime, UtcOffset};
+        // From the epoch to year 9999, in uneven steps that reach every
+        // month, hour and minute.
+        for step in 0..20_000i64 {
+            let instant = OffsetDateTime::from_unix_timestamp(step * 12_622_813 + step % 60)
+                .unwrap()
+                .format(&Rfc3339)
+                .unwrap();
+            let parsed = OffsetDateTime::parse(&instant, &Rfc3339).unwrap();
+            let jst = parsed.to_offset(UtcOffset::from_hms(9, 0, 0).unwrap());
+            let utc = parsed.to_offset(UtcOffset::UTC);
+            assert_eq!(
+                Lang::Ja.readable_instant(&instant).unwrap(),
+                format!(
+                    "{}年{}月{}日 {:02}:{:02}（日本時間）",
+                    jst.year(),
+                    u8::from(jst.month()),
+                    jst.day(),
+                    jst.hour(),
+                    jst.minute()
+                )
+            );
+            assert_eq!(
+                Lang::En.readable_instant(&instant).unwrap(),
+                format!(
+                    "{} {} {}, {:02}:{:02} UTC",
+                    utc.day(),
+                    utc.month(),
+                    utc.year(),
+                    utc.hour(),
+                    utc.minute()
+                )
+            );
+        }
     }
 
     #[test]
