@@ -61,17 +61,24 @@ proptest! {
     }
 
     #[test]
-    fn any_json_shaped_plaintext_decodes_or_is_refused(
-        v in 0u8..4, c in any::<u64>(), u in any::<u64>(), entries in entries(),
-        id in prop::option::of("[0-9a-f]{32}|[0-9a-g]{31,33}"),
+    fn any_plaintext_shaped_like_a_session_decodes_exactly_when_valid(
+        version in 0u8..5, c in any::<u64>(), u in any::<u64>(), entries in entries(),
+        id in "[0-9a-f]{32}|[0-9a-g]{31,33}",
+        // Tokens: real ones, and printable text without the field separator.
+        token in "[A-Za-z0-9_-]{0,64}|[ -:<-~]{0,70}",
     ) {
-        let mut json = serde_json::json!({ "v": v, "c": c, "u": u, "e": entries });
-        if let Some(id) = &id {
-            json["i"] = serde_json::Value::from(id.as_str());
+        let mut plaintext = format!("{version};{id};{c};{u};{token};");
+        for (key, value) in &entries {
+            plaintext.push_str(&format!("{}:{key}{}:{value}", key.len(), value.len()));
         }
-        let decoded = Session::decode(&json.to_string());
-        let valid_id = id.is_some_and(|id| id.len() == 32 && !id.contains('g'));
-        prop_assert_eq!(decoded.is_some(), v == 2 && c <= u && valid_id);
+        let decoded = Session::decode(&plaintext);
+        let valid_id = id.len() == 32 && !id.contains('g');
+        let valid_token = token.len() <= 64
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        prop_assert_eq!(decoded.is_some(), version == 3 && c <= u && valid_id && valid_token);
+        if let Some(session) = decoded {
+            prop_assert_eq!(session.encode(), plaintext);
+        }
     }
 }
 
