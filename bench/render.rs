@@ -106,21 +106,21 @@ fn main() {
     let pages = client.rocket().state::<Pages>().unwrap();
     let context = output_context(token);
     per_call("  template: output page render", || {
-        black_box(pages.render("output", Lang::Ja, &context));
+        black_box(pages.render("output", Lang::Ja, false, &context));
     });
     let mut no_entries = context.clone();
     no_entries["entries"] = serde_json::json!([]);
     assert!(
-        pages.render("output", Lang::Ja, &context).is_page(),
+        pages.render("output", Lang::Ja, false, &context).is_page(),
         "the bench's context renders"
     );
     per_call("  template: output page render, no entries", || {
-        black_box(pages.render("output", Lang::Ja, &no_entries));
+        black_box(pages.render("output", Lang::Ja, false, &no_entries));
     });
     let error =
         serde_json::json!({ "csrf": null, "notice": null, "code": 404, "message": "error_404" });
     per_call("  template: error page render", || {
-        black_box(pages.render("error", Lang::Ja, &error));
+        black_box(pages.render("error", Lang::Ja, false, &error));
     });
     let plaintext = Session::start("山田", 0).encode();
     per_call("  session codec: decode", || {
@@ -137,7 +137,7 @@ fn render_loop(client: &Client, token: &str, times: u32) {
     let pages = client.rocket().state::<Pages>().unwrap();
     let context = output_context(token);
     for _ in 0..times {
-        black_box(pages.render("output", Lang::Ja, black_box(&context)));
+        black_box(pages.render("output", Lang::Ja, false, black_box(&context)));
     }
 }
 

@@ -10,7 +10,6 @@ use rocket_dyn_templates::context;
 
 use crate::templates::Html;
 
-use crate::headers::Secured;
 use crate::pages::Page;
 
 pub fn catchers() -> Vec<Catcher> {
@@ -83,7 +82,7 @@ impl<'r> Responder<'r, 'static> for ErrorPage {
 }
 
 #[catch(default)]
-fn error(status: Status, req: &Request<'_>) -> Secured<ErrorPage> {
+fn error(status: Status, req: &Request<'_>) -> ErrorPage {
     // A 404 for a path the app serves with other methods is a 405; a 404
     // that a route itself answered (an unknown file) stays a 404.
     let allowed = if status == Status::NotFound {
@@ -102,11 +101,11 @@ fn error(status: Status, req: &Request<'_>) -> Secured<ErrorPage> {
         None,
         context! { code: status.code, message: explanation(status) },
     );
-    Secured(ErrorPage {
+    ErrorPage {
         status,
         body,
         allow,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! everything that did not choose its own caching: one layer, in place of
 //! Rocket's shield, that the error pages apply too.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::response::{self, Responder};
 use rocket::{Request, Response};
 
 /// Scripts from nowhere (the pages have none), styles and forms from this
@@ -24,19 +25,42 @@ const HEADERS: [(&str, &str); 5] = [
 /// Under Rocket's own TLS, browsers are told to keep to HTTPS for a year.
 const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
 
-/// Adds the headers once: a response that has its CSP already (an error
-/// page, which set them itself) is left as it is. Adjoined, not replaced:
-/// nothing else sets them, and adjoining static strings costs no search.
-fn secure(req: &Request<'_>, res: &mut Response<'_>) {
-    if res.headers().contains(HEADERS[0].0) {
-        return;
-    }
+/// Marks a request whose response has its headers already, so that the
+/// response fairing need not search the response for them.
+struct Applied(AtomicBool);
+
+fn applied<'r>(req: &'r Request<'_>) -> &'r AtomicBool {
+    &req.local_cache(|| Applied(AtomicBool::new(false))).0
+}
+
+/// Adjoined, not replaced: nothing else sets them, and adjoining static
+/// strings costs no search.
+fn add_security_headers(req: &Request<'_>, res: &mut Response<'_>) {
     for (name, value) in HEADERS {
         res.adjoin_raw_header(name, value);
     }
     if req.rocket().config().tls_enabled() {
         res.adjoin_raw_header(HSTS.0, HSTS.1);
     }
+}
+
+/// Gives a page's response (error pages included) the security headers and
+/// `no-store`. Pages set them in their responder: Rocket answers a request
+/// with an unknown method (`PROPFIND`) through the catchers without running
+/// response fairings.
+pub fn secure_page(req: &Request<'_>, res: &mut Response<'_>) {
+    add_security_headers(req, res);
+    res.adjoin_raw_header("Cache-Control", "no-store");
+    applied(req).store(true, Ordering::Relaxed);
+}
+
+/// Gives any other response the security headers, and `no-store` unless it
+/// chose its own caching.
+fn secure(req: &Request<'_>, res: &mut Response<'_>) {
+    if applied(req).swap(true, Ordering::Relaxed) {
+        return;
+    }
+    add_security_headers(req, res);
     if !res.headers().contains("Cache-Control") {
         res.adjoin_raw_header("Cache-Control", "no-store");
     }
@@ -56,18 +80,5 @@ impl Fairing for SecurityHeaders {
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         secure(req, res);
-    }
-}
-
-/// A response carrying every security header itself. Error pages use it:
-/// Rocket answers a request with an unknown method (`PROPFIND`) through the
-/// catchers without running response fairings.
-pub struct Secured<R>(pub R);
-
-impl<'r, 'o: 'r, R: Responder<'r, 'o>> Responder<'r, 'o> for Secured<R> {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'o> {
-        let mut res = self.0.respond_to(req)?;
-        secure(req, &mut res);
-        Ok(res)
     }
 }

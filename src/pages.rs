@@ -231,6 +231,7 @@ impl<'r> Page<'r> {
         self.pages.render(
             template,
             self.lang,
+            self.notice.is_some(),
             &Frame {
                 csrf: csrf.map(CsrfToken::as_str),
                 notice: self.notice.map(|(notice, detail)| {

@@ -4,48 +4,79 @@
 //! them, and at ignition each page (`index`, `output`, `logout`, `error`)
 //! is also registered once per language as `PAGE.LANG`, with its partials
 //! spliced into `base` and every literal text (`{{t "key"}}`) already
-//! written out, escaped. What is left to evaluate per request is only what
-//! changes per request: the name, the entries, the token, the notice.
+//! written out, escaped; and once more as `PAGE.LANG.notice`, with the
+//! `notice` partial spliced in too, for a request that has a notice to
+//! show. What is left to evaluate per request is only what changes per
+//! request: the name, the entries, the token, the notice.
 //! Pages are rendered from the registry rocket_dyn_templates built, kept in
 //! managed state, with one context value.
 //!
 //! Editing a template and restarting changes the page; a template that
 //! names a text no language has refuses the start.
 
+use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use rocket::response::{self, Responder};
-use rocket::Request;
+use rocket::{Request, Response};
 use rocket_dyn_templates::handlebars::Handlebars;
 use serde::Serialize;
 
+use crate::headers;
 use crate::i18n::{Catalog, Lang};
 
 /// The template files the app needs in `template_dir`.
-pub const TEMPLATES: [&str; 6] = ["base", "csrf_field", "index", "output", "logout", "error"];
+pub const TEMPLATES: [&str; 7] = [
+    "base",
+    "csrf_field",
+    "notice",
+    "index",
+    "output",
+    "logout",
+    "error",
+];
 
 /// The pages rendered by name; each uses `base` and may use `csrf_field`.
 pub const PAGES: [&str; 4] = ["index", "output", "logout", "error"];
 
-/// Each page's registered name per language (`PAGE.LANG`, in [`Lang::ALL`]
-/// order), written out once rather than formatted on every request.
-const NAMES: [[&str; 2]; 4] = [
-    ["index.ja", "index.en"],
-    ["output.ja", "output.en"],
-    ["logout.ja", "logout.en"],
-    ["error.ja", "error.en"],
+/// Each page's registered names per language (in [`Lang::ALL`] order):
+/// without a notice (`PAGE.LANG`), then with one (`PAGE.LANG.notice`);
+/// written out once rather than formatted on every request.
+const NAMES: [[[&str; 2]; 2]; 4] = [
+    [
+        ["index.ja", "index.ja.notice"],
+        ["index.en", "index.en.notice"],
+    ],
+    [
+        ["output.ja", "output.ja.notice"],
+        ["output.en", "output.en.notice"],
+    ],
+    [
+        ["logout.ja", "logout.ja.notice"],
+        ["logout.en", "logout.en.notice"],
+    ],
+    [
+        ["error.ja", "error.ja.notice"],
+        ["error.en", "error.en.notice"],
+    ],
 ];
 
-/// The name `page` is registered under in `lang`.
-fn registered_name(page: &str, lang: Lang) -> Option<&'static str> {
+/// The name `page` is registered under in `lang`, with or without the
+/// notice.
+fn registered_name(page: &str, lang: Lang, notice: bool) -> Option<&'static str> {
     let index = PAGES.iter().position(|p| *p == page)?;
-    Some(NAMES[index][lang as usize])
+    Some(NAMES[index][lang as usize][usize::from(notice)])
 }
 
 /// A page's inline partials spliced into `base`, then `base`'s own partials.
 const PARTIALS: [&str; 1] = ["csrf_field"];
+
+/// Where `base` shows the one-time notice: the `notice` partial in a page
+/// that has one to show, nothing in a page that has none, so that most
+/// pages need not ask per request whether there is one.
+const NOTICE: &str = "{{> notice}}";
 
 fn read(dir: &Path, name: &str) -> Result<String, String> {
     let path = dir.join(format!("{name}.html.hbs"));
@@ -131,10 +162,15 @@ fn resolve_texts(source: &str, catalog: &Catalog, lang: Lang) -> Result<String, 
     Ok(out)
 }
 
-/// Every page in every language, as `(PAGE.LANG, source)`: read from `dir`
-/// now, so an edited file counts from the next start.
+/// Every page in every language, without and with the notice, as
+/// `(name, source)`: read from `dir` now, so an edited file counts from the
+/// next start.
 pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, String> {
     let base = read(dir, "base")?;
+    if !base.contains(NOTICE) {
+        return Err(format!("base: it has no `{NOTICE}`"));
+    }
+    let notice = read(dir, "notice")?.trim_end().to_owned();
     let partials: Vec<(String, String)> = PARTIALS
         .iter()
         .map(|name| Ok((name.to_string(), read(dir, name)?.trim_end().to_owned())))
@@ -147,12 +183,19 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
         for (name, body) in blocks.iter().chain(&partials) {
             source = source.replace(&format!("{{{{> {name}}}}}"), body);
         }
+        let plain = source
+            .replace(&format!("{NOTICE}\n"), "")
+            .replace(NOTICE, "");
+        let with_notice = source.replace(NOTICE, &notice);
         for lang in Lang::ALL {
-            let resolved = resolve_texts(&source, catalog, lang)
-                .map_err(|e| format!("{page}: {e}"))?
-                .replace("{{lang}}", lang.code());
-            let name = registered_name(page, lang).expect("every page has a name per language");
-            pages.push((name.to_owned(), resolved));
+            for (has_notice, source) in [(false, &plain), (true, &with_notice)] {
+                let resolved = resolve_texts(source, catalog, lang)
+                    .map_err(|e| format!("{page}: {e}"))?
+                    .replace("{{lang}}", lang.code());
+                let name = registered_name(page, lang, has_notice)
+                    .expect("every page has its names per language");
+                pages.push((name.to_owned(), resolved));
+            }
         }
     }
     Ok(pages)
@@ -182,11 +225,12 @@ impl Pages {
         Ok(())
     }
 
-    /// Renders `page` in `lang` with `context`.
-    pub fn render<C: Serialize>(&self, page: &str, lang: Lang, context: &C) -> Html {
+    /// Renders `page` in `lang` with `context`; `notice` says whether the
+    /// context has a notice to show.
+    pub fn render<C: Serialize>(&self, page: &str, lang: Lang, notice: bool, context: &C) -> Html {
         let registry = self.0.get().expect("BUG: the pages are built at ignition");
         let mut html = Vec::with_capacity(8 * 1024);
-        let name = registered_name(page, lang).unwrap_or(page);
+        let name = registered_name(page, lang, notice).unwrap_or(page);
         match registry.render_to_write(name, context, &mut html) {
             Ok(()) => Html(Ok(html)),
             Err(e) => {
@@ -208,8 +252,16 @@ impl Html {
 }
 
 impl<'r> Responder<'r, 'static> for Html {
+    /// The page with its own headers: the type, written as it stands rather
+    /// than formatted, and the security headers ([`headers::secure_page`]).
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        (ContentType::HTML, self.0?).respond_to(req)
+        let body = self.0?;
+        let mut response = Response::build()
+            .raw_header("Content-Type", "text/html; charset=utf-8")
+            .sized_body(body.len(), Cursor::new(body))
+            .finalize();
+        headers::secure_page(req, &mut response);
+        Ok(response)
     }
 }
 
@@ -221,13 +273,13 @@ mod tests {
     fn each_page_has_its_name_in_each_language() {
         for page in PAGES {
             for lang in Lang::ALL {
-                assert_eq!(
-                    registered_name(page, lang),
-                    Some(format!("{page}.{}", lang.code()).as_str())
-                );
+                let plain = format!("{page}.{}", lang.code());
+                assert_eq!(registered_name(page, lang, false), Some(plain.as_str()));
+                let notice = format!("{plain}.notice");
+                assert_eq!(registered_name(page, lang, true), Some(notice.as_str()));
             }
         }
-        assert_eq!(registered_name("nope", Lang::Ja), None);
+        assert_eq!(registered_name("nope", Lang::Ja, false), None);
     }
 
     #[test]
@@ -285,8 +337,13 @@ mod tests {
         let catalog = Catalog::load().unwrap();
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"));
         let pages = flatten(dir, &catalog).unwrap();
-        assert_eq!(pages.len(), PAGES.len() * Lang::ALL.len());
+        assert_eq!(pages.len(), PAGES.len() * Lang::ALL.len() * 2);
         for (name, source) in &pages {
+            assert_eq!(
+                source.contains("id=\"notice\""),
+                name.ends_with(".notice"),
+                "{name} shows the notice exactly when it is the notice variant"
+            );
             assert!(!source.contains("{{> "), "{name} keeps a partial");
             assert!(!source.contains("{{t \""), "{name} keeps a literal text");
             assert!(
