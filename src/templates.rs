@@ -83,12 +83,23 @@ fn read(dir: &Path, name: &str) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
+/// The bytes [`escape`] replaces, looked up rather than compared one by one.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    let bytes = b"<>\"&'`=";
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// HTML-escapes `text` exactly as handlebars does (`<`, `>`, `"`, `&`, `'`,
 /// `` ` `` and `=`), but in one pass over the bytes into one allocation of
 /// the right size: most values (tokens, names) need no escaping at all.
 pub fn escape(text: &str) -> String {
-    let special = |b: &u8| matches!(b, b'<' | b'>' | b'"' | b'&' | b'\'' | b'`' | b'=');
-    let count = text.bytes().filter(special).count();
+    let count = text.bytes().filter(|b| SPECIAL[usize::from(*b)]).count();
     if count == 0 {
         return text.to_owned();
     }
@@ -293,6 +304,7 @@ mod tests {
             "=",
             "x & y & z",
             "👩\u{200D}💻<",
+            &(0..=127u8).map(char::from).collect::<String>(),
         ] {
             assert_eq!(
                 escape(text),
