@@ -66,8 +66,34 @@ impl<'r, 'a: 'r> Responder<'r, 'a> for Replay<'a> {
     }
 }
 
+/// `FLOOR_BURN=N`: N rounds of arithmetic before each answer (none by
+/// default). A yardstick for `bench/load.sh`: the throughput and latency
+/// tail of a server that does nothing but spend a fixed amount of CPU per
+/// request more than the floor.
+struct Burn(u64);
+
+impl Burn {
+    fn from_env() -> Burn {
+        Burn(
+            std::env::var("FLOOR_BURN")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        )
+    }
+
+    fn run(&self) {
+        let mut x = 0u64;
+        for i in 0..self.0 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+    }
+}
+
 #[get("/output")]
-fn output(captured: &State<Captured>) -> Replay<'_> {
+fn output<'a>(captured: &'a State<Captured>, burn: &State<Burn>) -> Replay<'a> {
+    burn.run();
     Replay(captured.inner())
 }
 
@@ -78,5 +104,6 @@ fn floor() -> _ {
         // Rocket's default shield would add headers the capture already has.
         .attach(Shield::new())
         .manage(Captured::read(&path))
+        .manage(Burn::from_env())
         .mount("/", routes![output])
 }

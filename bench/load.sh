@@ -12,6 +12,10 @@
 #
 # Usage: bench/load.sh [rounds (5)] [seconds per run (4)] [connections (64)]
 # Needs: wrk and curl (apt-get install wrk curl). It installs nothing itself.
+#
+# FLOOR_BURN=N adds a third side to every round: the floor spending N rounds
+# of arithmetic per request (bench/floor.rs), a yardstick for what a given
+# amount of CPU per request does to throughput and to p99, whatever spends it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,11 +73,21 @@ cookie="session=$session; csrf=$csrf"
 # The floor replays the app's own answer to the request wrk will send.
 curl -fs -i -H "Cookie: $cookie" "$app_url/output" >"$work/capture"
 grep -q '^HTTP/1.1 200' "$work/capture" || { echo "bench: /output did not answer 200" >&2; exit 1; }
-FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$floor_port" ROCKET_LOG_LEVEL=off \
+FLOOR_BURN=0 FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$floor_port" ROCKET_LOG_LEVEL=off \
 ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
   target/release/examples/floor >"$work/floor.log" 2>&1 &
 floor=$!; pids+=("$floor")
 wait_for "$floor_url/output"
+burn="${FLOOR_BURN:-}"
+if [ -n "$burn" ]; then
+  burn_port=$(free_port)
+  burn_url="http://127.0.0.1:$burn_port"
+  FLOOR_BURN="$burn" FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$burn_port" ROCKET_LOG_LEVEL=off \
+  ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
+    target/release/examples/floor >"$work/burn.log" 2>&1 &
+  pids+=("$!"); burner=$!
+  wait_for "$burn_url/output"
+fi
 # Same body, same headers (but the date).
 strip() { grep -iv '^date:' | tr -d '\r'; }
 curl -fs -i -H "Cookie: $cookie" "$floor_url/output" | strip >"$work/floor.out"
@@ -117,16 +131,20 @@ load() {
 
 echo "bench: $(nproc) cores, $ROUNDS interleaved rounds, wrk -t1 -c$CONNECTIONS -d${DURATION}s each, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-6s %-12s %12s %10s %12s %8s\n' round side "req/s" "p99 ms" "CPU µs/req" non-2xx
-ratios=(); login_ratios=(); app_p99s=(); floor_p99s=(); bad_total=0
+ratios=(); login_ratios=(); app_p99s=(); floor_p99s=(); burn_ratios=(); burn_p99s=(); bad_total=0
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) -eq 1 ]; then order="app floor"; else order="floor app"; fi
+  if [ -n "$burn" ]; then order="$order burn"; fi
   for side in $order; do
     if [ "$side" = app ]; then
       load "app$round" "$app" "$app_url/output" -H "Cookie: $cookie"
       app_rps=$rps; app_p99s+=("$p99")
-    else
+    elif [ "$side" = floor ]; then
       load "floor$round" "$floor" "$floor_url/output" -H "Cookie: $cookie"
       floor_rps=$rps; floor_p99s+=("$p99")
+    else
+      load "burn$round" "$burner" "$burn_url/output" -H "Cookie: $cookie"
+      burn_rps=$rps; burn_p99s+=("$p99")
     fi
     bad_total=$((bad_total + bad))
     printf '%-6s %-12s %12s %10s %12s %8s\n' "$round" "$side /output" "$rps" "$p99" "$cpu" "$bad"
@@ -135,6 +153,9 @@ for round in $(seq "$ROUNDS"); do
   bad_total=$((bad_total + bad))
   printf '%-6s %-12s %12s %10s %12s %8s\n' "$round" "app login" "$rps" "$p99" "$cpu" "$bad"
   ratios+=("$(awk -v a="$app_rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
+  if [ -n "$burn" ]; then
+    burn_ratios+=("$(awk -v a="$burn_rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
+  fi
   login_ratios+=("$(awk -v a="$rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
 done
 
@@ -151,6 +172,10 @@ echo "per-round /output ratios (app / floor): ${ratios[*]}"
 echo "per-round login-round ratios (app login round / floor /output): ${login_ratios[*]}"
 echo "median /output ratio: $ratio; median p99: app $app_p99 ms, floor $floor_p99 ms (x$p99_ratio)"
 echo "peak resident memory: app $app_hwm MiB, floor $floor_hwm MiB"
+if [ -n "$burn" ]; then
+  burn_p99=$(median "${burn_p99s[@]}")
+  echo "floor burning $burn rounds per request: per-round ratios ${burn_ratios[*]}; median ratio $(median "${burn_ratios[@]}"); median p99 $burn_p99 ms (x$(awk -v a="$burn_p99" -v f="$floor_p99" 'BEGIN {printf "%.2f", a / f}'))"
+fi
 verdict() { if [ "$1" = 1 ]; then echo "PASS  $2"; else echo "MISS  $2"; fi; }
 verdict "$(awk -v r="$ratio" 'BEGIN {print (r >= 0.70)}')" "/output reaches >= 0.70 of the floor ($ratio)"
 verdict "$(awk -v r="$p99_ratio" 'BEGIN {print (r <= 1.4)}')" "/output p99 at most 1.4x the floor's (x$p99_ratio)"
