@@ -32,60 +32,32 @@ fi
 
 cargo build --release --quiet --bin session_app --example floor
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-app_port=$(free_port)
-floor_port=$(free_port)
-app_url="http://127.0.0.1:$app_port"
-floor_url="http://127.0.0.1:$floor_port"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+. bench/common.sh
+app_port=$(free_port)
+floor_port=$(free_port)
+app_url="http://127.0.0.1:$app_port"
+floor_url="http://127.0.0.1:$floor_port"
 
-wait_for() {
-  for _ in $(seq 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "bench: $1 did not answer" >&2; cat "$work"/*.log >&2; exit 1
-}
-
-# The app: release profile, configured by the environment alone, logging
-# off so the figures measure the app, not the terminal.
-ROCKET_PROFILE=release \
-ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-ROCKET_PORT="$app_port" ROCKET_LOG_LEVEL=off \
-ROCKET_SESSION_REVOCATION_STORE="$work/revoked" \
-  target/release/session_app >"$work/app.log" 2>&1 &
-app=$!; pids+=("$app")
+start_app "$app_port"
 wait_for "$app_url/healthz"
-
-# Log in once, as a browser would; read back the token the next page shows.
-token_of() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
-cookie_of() { awk -v n="$1" '$6 == n {print $7}' "$work/jar"; }
-curl -fs -c "$work/jar" "$app_url/" | token_of >"$work/token"
-curl -fs -b "$work/jar" -c "$work/jar" -o /dev/null --data-urlencode "name=山田太郎" \
-  --data-urlencode "csrf_token=$(cat "$work/token")" "$app_url/login"
-token=$(curl -fs -b "$work/jar" -c "$work/jar" "$app_url/" | token_of)
-csrf=$(cookie_of csrf); session=$(cookie_of session)
-[ -n "$token" ] && [ -n "$csrf" ] && [ -n "$session" ] || { echo "bench: login failed" >&2; exit 1; }
-cookie="session=$session; csrf=$csrf"
+log_in "$app_url"
 
 # The floor replays the app's own answer to the request wrk will send.
-curl -fs -i -H "Cookie: $cookie" "$app_url/output" >"$work/capture"
-grep -q '^HTTP/1.1 200' "$work/capture" || { echo "bench: /output did not answer 200" >&2; exit 1; }
-FLOOR_BURN=0 FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$floor_port" ROCKET_LOG_LEVEL=off \
-ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
-  target/release/examples/floor >"$work/floor.log" 2>&1 &
-floor=$!; pids+=("$floor")
+start_floor "$floor_port" 0
 wait_for "$floor_url/output"
 burn="${FLOOR_BURN:-}"
 if [ -n "$burn" ]; then
   burn_port=$(free_port)
   burn_url="http://127.0.0.1:$burn_port"
-  FLOOR_BURN="$burn" FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$burn_port" ROCKET_LOG_LEVEL=off \
-  ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
-    target/release/examples/floor >"$work/burn.log" 2>&1 &
-  pids+=("$!"); burner=$!
+  plain_floor=$floor
+  start_floor "$burn_port" "$burn"
+  burner=$floor; floor=$plain_floor
   wait_for "$burn_url/output"
 fi
 # Same body, same headers (but the date).

@@ -1,0 +1,55 @@
+# Shared by bench/load.sh and bench/instructions.sh (sourced, not run).
+# Expects $work (a scratch folder) and the pids array; the caller's trap
+# stops what is started here.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_for URL [tries of 0.1 s (100)]
+wait_for() {
+  for _ in $(seq "${2:-100}"); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench: $1 did not answer" >&2; cat "$work"/*.log >&2; exit 1
+}
+
+# One key for every app this run starts, so that a session opens on each.
+app_key="$(head -c 32 /dev/urandom | base64)"
+
+# start_app PORT [wrapper...]: the app in the release profile, configured by
+# the environment alone, logging off so the figures measure the app, not
+# the terminal; its pid in $app.
+start_app() {
+  local port=$1; shift
+  ROCKET_PROFILE=release \
+  ROCKET_SECRET_KEY="$app_key" \
+  ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off \
+  ROCKET_SESSION_REVOCATION_STORE="$work/revoked-$port" \
+    "$@" target/release/session_app >"$work/app-$port.log" 2>&1 &
+  app=$!; pids+=("$app")
+}
+
+# start_floor PORT BURN [wrapper...]: the floor replaying $work/capture;
+# its pid in $floor.
+start_floor() {
+  local port=$1 burn=$2; shift 2
+  FLOOR_BURN="$burn" FLOOR_CAPTURE="$work/capture" ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off \
+  ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_PROFILE=release \
+    "$@" target/release/examples/floor >"$work/floor-$port.log" 2>&1 &
+  floor=$!; pids+=("$floor")
+}
+
+# log_in URL: logs in once, as a browser would, and reads back the token the
+# next page shows; sets $token, $csrf, $session and $cookie (the app's
+# Cookie header), and captures the app's answer to GET /output with it.
+log_in() {
+  local url=$1
+  token_of() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
+  cookie_of() { awk -v n="$1" '$6 == n {print $7}' "$work/jar"; }
+  curl -fs -c "$work/jar" "$url/" | token_of >"$work/token"
+  curl -fs -b "$work/jar" -c "$work/jar" -o /dev/null --data-urlencode "name=山田太郎" \
+    --data-urlencode "csrf_token=$(cat "$work/token")" "$url/login"
+  token=$(curl -fs -b "$work/jar" -c "$work/jar" "$url/" | token_of)
+  csrf=$(cookie_of csrf); session=$(cookie_of session)
+  [ -n "$token" ] && [ -n "$csrf" ] && [ -n "$session" ] || { echo "bench: login failed" >&2; exit 1; }
+  cookie="session=$session; csrf=$csrf"
+  curl -fs -i -H "Cookie: $cookie" "$url/output" >"$work/capture"
+  grep -q '^HTTP/1.1 200' "$work/capture" || { echo "bench: /output did not answer 200" >&2; exit 1; }
+}
