@@ -93,6 +93,19 @@ fn an_unreadable_cookie_is_explained() {
 }
 
 #[test]
+fn a_session_sealed_by_the_json_codec_is_explained_as_unreadable() {
+    // What version 2 sealed, under the right key: after an upgrade the
+    // person logs in again, told why.
+    let client = client();
+    let json = r#"{"v":2,"i":"00112233445566778899aabbccddeeff","c":1764090000000,"u":1764090000000,"e":{"name":"太郎"}}"#;
+    let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, json));
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let notice = notice_on_login_page(&client).expect("a notice");
+    assert!(notice.contains("読み取れなかった"), "{notice}");
+}
+
+#[test]
 fn the_forbidden_page_leads_back_to_a_fresh_form() {
     let client = client();
     let response = post_raw(&client, uri!(routes::login), &[("name", "太郎")]);
