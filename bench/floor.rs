@@ -74,12 +74,10 @@ struct Burn(u64);
 
 impl Burn {
     fn from_env() -> Burn {
-        Burn(
-            std::env::var("FLOOR_BURN")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
-        )
+        Burn(std::env::var("FLOOR_BURN").map_or(0, |n| {
+            n.parse()
+                .expect("FLOOR_BURN is a number of rounds per request")
+        }))
     }
 
     fn run(&self) {

@@ -60,14 +60,15 @@ if [ -n "$burn" ]; then
   burner=$floor; floor=$plain_floor
   wait_for "$burn_url/output"
 fi
-# Same body, same headers (but the date).
+# Same body, same headers (but the date), from each floor.
 strip() { grep -iv '^date:' | tr -d '\r'; }
-curl -fs -i -H "Cookie: $cookie" "$floor_url/output" | strip >"$work/floor.out"
-strip <"$work/capture" >"$work/app.out"
-sort "$work/app.out" >"$work/app.sorted"; sort "$work/floor.out" >"$work/floor.sorted"
-cmp -s "$work/app.sorted" "$work/floor.sorted" || {
-  echo "bench: the floor does not replay the app's answer:" >&2
-  diff "$work/app.sorted" "$work/floor.sorted" >&2 || true; exit 1; }
+strip <"$work/capture" | sort >"$work/app.sorted"
+for url in "$floor_url" ${burn:+"$burn_url"}; do
+  curl -fs -i -H "Cookie: $cookie" "$url/output" | strip | sort >"$work/floor.sorted"
+  cmp -s "$work/app.sorted" "$work/floor.sorted" || {
+    echo "bench: the floor at $url does not replay the app's answer:" >&2
+    diff "$work/app.sorted" "$work/floor.sorted" >&2 || true; exit 1; }
+done
 
 cat >"$work/login.lua" <<LUA
 -- The login round: GET / with the token cookie, then POST /login with the

@@ -14,7 +14,7 @@ use rocket::uri;
 use session_app::routes;
 
 use common::server::run_binary;
-use common::{client_with, figment, html, login, TEMPLATES};
+use common::{assert_redirects_to, client_with, figment, html, login, post_form, TEMPLATES};
 
 /// A copy of the app's templates that this test may edit.
 fn copy_of_templates(test: &str) -> PathBuf {
@@ -80,6 +80,20 @@ fn an_edited_template_changes_the_page_from_the_next_start() {
         .into_string()
         .unwrap();
     assert!(english.contains(r#"<h2 class="edited">"#), "{english}");
+    // A page with a notice to show is its other variant: edited too.
+    let response = post_form(
+        &after,
+        uri!(routes::set_entry),
+        &[("key", "color"), ("value", "青")],
+    );
+    assert_redirects_to(&response, uri!(routes::output));
+    drop(response);
+    let page = html(&after, uri!(routes::output));
+    assert!(page.contains(r#"id="notice""#), "{page}");
+    assert!(
+        page.contains(r#"<h2 class="edited">項目を追加する</h2>"#),
+        "{page}"
+    );
     edit(&dir, "base", "<main", r#"<main data-edited="yes""#);
     let restarted = started();
     login(&restarted, "太郎");

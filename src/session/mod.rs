@@ -75,10 +75,16 @@ impl SessionId {
 
     /// The identifier as 32 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(32);
+        for byte in self.0 {
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        }
+        hex
     }
 
-    /// Reads 32 hex digits.
+    /// Reads 32 lowercase hex digits, as [`SessionId::to_hex`] writes them.
     pub fn from_hex(text: &str) -> Option<SessionId> {
         let digits = text.as_bytes();
         if digits.len() != 32 {
@@ -87,7 +93,6 @@ impl SessionId {
         let nibble = |d: u8| match d {
             b'0'..=b'9' => Some(d - b'0'),
             b'a'..=b'f' => Some(d - b'a' + 10),
-            b'A'..=b'F' => Some(d - b'A' + 10),
             _ => None,
         };
         let mut bytes = [0u8; 16];
@@ -275,14 +280,16 @@ impl Session {
         };
         let mut rest = fields.next()?;
         let mut entries = BTreeMap::new();
+        let mut last_key = None;
         while !rest.is_empty() {
             let (key, after) = prefixed(rest)?;
             let (value, after) = prefixed(after)?;
-            if entries.len() == MAX_ENTRIES
-                || entries.insert(key.to_owned(), value.to_owned()).is_some()
-            {
+            // In key order, each key once, as `encode` writes them.
+            if entries.len() == MAX_ENTRIES || last_key.is_some_and(|last| last >= key) {
                 return None;
             }
+            entries.insert(key.to_owned(), value.to_owned());
+            last_key = Some(key);
             rest = after;
         }
         let session = Session {
@@ -407,6 +414,10 @@ mod tests {
             format!("3;{id};1;1;;1:k01:v"),
             format!("3;{id};1;1;;1:k-1:v"),
             format!("3;{id};1;1;;1:k1:v1:k1:w"),
+            // Keys out of order, and an identifier in capitals: `encode`
+            // writes neither.
+            format!("3;{id};1;1;;1:l1:v1:k1:w"),
+            format!("3;{};1;1;;", id.to_uppercase()),
             format!("3;{id};1;1;;18446744073709551616:k"),
             format!("3;{id};1;1;;{}", entries(MAX_ENTRIES + 1)),
             format!("3;{id};1;1;;65:{}0:", "k".repeat(65)),
@@ -417,6 +428,19 @@ mod tests {
         ] {
             assert_eq!(Session::decode(&junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn identifiers_are_written_in_lowercase_hex() {
+        let id = SessionId([
+            0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ]);
+        assert_eq!(id.to_hex(), "00017f80abcdefff0000000000000010");
+        assert_eq!(SessionId::from_hex(&id.to_hex()), Some(id));
+        assert_eq!(
+            SessionId::from_hex("00017F80ABCDEFFF0000000000000010"),
+            None
+        );
     }
 
     #[test]
