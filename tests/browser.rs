@@ -587,7 +587,20 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
 /// Submits the login form on the page as it is.
 async fn log_in_here(browser: &Client, name: &str) {
     fill(browser, "#name", name).await;
+    // The page before the click: once it is gone, the answer has landed
+    // (a refused name comes back to the same address, so the address
+    // cannot tell).
+    let before = browser.find(Locator::Css("html")).await.unwrap();
+    assert_eq!(before.tag_name().await.unwrap(), "html");
     click(browser, r#"form[action="/login"] button[type="submit"]"#).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while before.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the login form's answer never came"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     browser
         .wait()
         .for_element(Locator::Css("main h1"))
