@@ -10,7 +10,7 @@ use rocket::http::{ContentType, Cookie};
 use rocket::local::blocking::Client;
 use session_app::i18n::Lang;
 use session_app::session::{Session, CSRF_COOKIE, SESSION_COOKIE};
-use session_app::templates::Pages;
+use session_app::templates::{PageName, Pages};
 
 const ROUNDS: u32 = 20_000;
 
@@ -106,21 +106,23 @@ fn main() {
     let pages = client.rocket().state::<Pages>().unwrap();
     let context = output_context(token);
     per_call("  template: output page render", || {
-        black_box(pages.render("output", Lang::Ja, false, &context));
+        black_box(pages.render(PageName::Output, Lang::Ja, false, &context));
     });
     let mut no_entries = context.clone();
     no_entries["entries"] = serde_json::json!([]);
     assert!(
-        pages.render("output", Lang::Ja, false, &context).is_page(),
+        pages
+            .render(PageName::Output, Lang::Ja, false, &context)
+            .is_page(),
         "the bench's context renders"
     );
     per_call("  template: output page render, no entries", || {
-        black_box(pages.render("output", Lang::Ja, false, &no_entries));
+        black_box(pages.render(PageName::Output, Lang::Ja, false, &no_entries));
     });
     let error =
         serde_json::json!({ "csrf": null, "notice": null, "code": 404, "message": "error_404" });
     per_call("  template: error page render", || {
-        black_box(pages.render("error", Lang::Ja, false, &error));
+        black_box(pages.render(PageName::Error, Lang::Ja, false, &error));
     });
     let plaintext = Session::start("山田", 0).encode();
     per_call("  session codec: decode", || {
@@ -137,7 +139,7 @@ fn render_loop(client: &Client, token: &str, times: u32) {
     let pages = client.rocket().state::<Pages>().unwrap();
     let context = output_context(token);
     for _ in 0..times {
-        black_box(pages.render("output", Lang::Ja, false, black_box(&context)));
+        black_box(pages.render(PageName::Output, Lang::Ja, false, black_box(&context)));
     }
 }
 

@@ -8,7 +8,7 @@ use rocket::response::{self, Responder};
 use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::context;
 
-use crate::templates::Html;
+use crate::templates::{Html, PageName};
 
 use crate::pages::Page;
 
@@ -97,7 +97,7 @@ fn error(status: Status, req: &Request<'_>) -> ErrorPage {
         (Status::MethodNotAllowed, Some(names.join(", ")))
     };
     let body = Page::plain(req).render(
-        "error",
+        PageName::Error,
         None,
         context! { code: status.code, message: explanation(status) },
     );

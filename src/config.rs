@@ -277,8 +277,7 @@ pub fn template_dir(figment: &Figment) -> Result<PathBuf, ConfigError> {
 /// answer 500; and every text the templates name must exist.
 fn check_templates(figment: &Figment) -> Result<(), ConfigError> {
     let dir = template_dir(figment)?;
-    let missing = crate::templates::TEMPLATES
-        .iter()
+    let missing = crate::templates::required()
         .map(|name| format!("{name}.html.hbs"))
         .find(|file| !dir.join(file).is_file());
     if let Some(file) = missing {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::csrf::CsrfToken;
 use crate::i18n::Lang;
 use crate::session::{cookies, Ended, RequestSession};
-use crate::templates::{Html, Pages};
+use crate::templates::{Html, PageName, Pages};
 
 /// A notice shown once, on the next page or on this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,15 +221,15 @@ impl<'r> Page<'r> {
         self.lang
     }
 
-    /// Renders page `template` with `content`, and `csrf` for its forms.
+    /// Renders `page` with `content`, and `csrf` for its forms.
     pub fn render<C: Serialize>(
         self,
-        template: &'static str,
+        page: PageName,
         csrf: Option<&CsrfToken>,
         content: C,
     ) -> Html {
         self.pages.render(
-            template,
+            page,
             self.lang,
             self.notice.is_some(),
             &Frame {

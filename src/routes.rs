@@ -11,8 +11,6 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Redirect, Responder};
 use rocket::{get, post, routes, uri, Route, State};
 use rocket_dyn_templates::context;
-
-use crate::templates::Html;
 use serde::Serialize;
 
 use crate::csrf::{Csrf, CsrfToken, Protected};
@@ -22,6 +20,7 @@ use crate::session::{
     cookies, is_settable_key, LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT,
     MAX_SET_KEY_CHARS, NAME, RESERVED_KEYS,
 };
+use crate::templates::{Html, PageName};
 use crate::text::{self, Refusal};
 
 /// The longest accepted name, in Unicode scalar values.
@@ -118,7 +117,7 @@ pub fn valid_name(raw: &str) -> Result<&str, Notice> {
 #[get("/")]
 pub fn index(page: Page, csrf: CsrfToken, user: Option<LoggedIn<'_>>) -> Html {
     let user = user.as_ref().map(LoggedIn::name);
-    page.render("index", Some(&csrf), context! { user })
+    page.render(PageName::Index, Some(&csrf), context! { user })
 }
 
 /// Where a refused login leaves the address bar: back to the form.
@@ -185,7 +184,7 @@ pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
         .map(|(key, value)| Entry { key, value })
         .collect();
     page.render(
-        "output",
+        PageName::Output,
         Some(&csrf),
         context! { name: user.name(), logged_in_at, entries },
     )
@@ -200,7 +199,7 @@ pub fn output_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
 /// this page asks for the button instead.
 #[get("/logout")]
 pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
-    page.render("logout", Some(&csrf), ())
+    page.render(PageName::Logout, Some(&csrf), ())
 }
 
 #[get("/logout", rank = 2)]

@@ -27,47 +27,55 @@ use serde::Serialize;
 use crate::headers;
 use crate::i18n::{Catalog, Lang};
 
-/// The template files the app needs in `template_dir`.
-pub const TEMPLATES: [&str; 7] = [
-    "base",
-    "csrf_field",
-    "notice",
-    "index",
-    "output",
-    "logout",
-    "error",
-];
+/// A page the app renders; each uses `base` and may use the partials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageName {
+    Index,
+    Output,
+    Logout,
+    Error,
+}
 
-/// The pages rendered by name; each uses `base` and may use `csrf_field`.
-pub const PAGES: [&str; 4] = ["index", "output", "logout", "error"];
+impl PageName {
+    pub const ALL: [PageName; 4] = [
+        PageName::Index,
+        PageName::Output,
+        PageName::Logout,
+        PageName::Error,
+    ];
 
-/// Each page's registered names per language (in [`Lang::ALL`] order):
-/// without a notice (`PAGE.LANG`), then with one (`PAGE.LANG.notice`);
-/// written out once rather than formatted on every request.
-const NAMES: [[[&str; 2]; 2]; 4] = [
-    [
-        ["index.ja", "index.ja.notice"],
-        ["index.en", "index.en.notice"],
-    ],
-    [
-        ["output.ja", "output.ja.notice"],
-        ["output.en", "output.en.notice"],
-    ],
-    [
-        ["logout.ja", "logout.ja.notice"],
-        ["logout.en", "logout.en.notice"],
-    ],
-    [
-        ["error.ja", "error.ja.notice"],
-        ["error.en", "error.en.notice"],
-    ],
-];
+    /// Its template file in `template_dir`, without `.html.hbs`.
+    pub fn file(self) -> &'static str {
+        match self {
+            PageName::Index => "index",
+            PageName::Output => "output",
+            PageName::Logout => "logout",
+            PageName::Error => "error",
+        }
+    }
+}
+
+/// The templates that are no page of their own: the frame and its parts.
+const FRAME: [&str; 3] = ["base", "csrf_field", "notice"];
+
+/// Every template file the app needs in `template_dir`.
+pub fn required() -> impl Iterator<Item = &'static str> {
+    FRAME
+        .into_iter()
+        .chain(PageName::ALL.into_iter().map(PageName::file))
+}
 
 /// The name `page` is registered under in `lang`, with or without the
-/// notice.
-fn registered_name(page: &str, lang: Lang, notice: bool) -> Option<&'static str> {
-    let index = PAGES.iter().position(|p| *p == page)?;
-    Some(NAMES[index][lang as usize][usize::from(notice)])
+/// notice: `PAGE.LANG` or `PAGE.LANG.notice`.
+fn registered_name(page: PageName, lang: Lang, notice: bool) -> String {
+    let suffix = if notice { ".notice" } else { "" };
+    format!("{}.{}{suffix}", page.file(), lang.code())
+}
+
+/// Where the name of `page` in `lang`, with or without the notice, is kept
+/// in [`Built::names`].
+fn slot(page: PageName, lang: Lang, notice: bool) -> usize {
+    (page as usize * Lang::ALL.len() + lang as usize) * 2 + usize::from(notice)
 }
 
 /// A page's inline partials spliced into `base`, then `base`'s own partials.
@@ -187,8 +195,9 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
         .map(|name| Ok((name.to_string(), read(dir, name)?.trim_end().to_owned())))
         .collect::<Result<_, String>>()?;
     let mut pages = Vec::new();
-    for page in PAGES {
-        let blocks = inline_blocks(&read(dir, page)?).map_err(|e| format!("{page}: {e}"))?;
+    for page in PageName::ALL {
+        let file = page.file();
+        let blocks = inline_blocks(&read(dir, file)?).map_err(|e| format!("{file}: {e}"))?;
         let mut source = base.clone();
         // The page's blocks first: they may use the shared partials.
         for (name, body) in blocks.iter().chain(&partials) {
@@ -201,11 +210,9 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
         for lang in Lang::ALL {
             for (has_notice, source) in [(false, &plain), (true, &with_notice)] {
                 let resolved = resolve_texts(source, catalog, lang)
-                    .map_err(|e| format!("{page}: {e}"))?
+                    .map_err(|e| format!("{file}: {e}"))?
                     .replace("{{lang}}", lang.code());
-                let name = registered_name(page, lang, has_notice)
-                    .expect("every page has its names per language");
-                pages.push((name.to_owned(), resolved));
+                pages.push((registered_name(page, lang, has_notice), resolved));
             }
         }
     }
@@ -214,7 +221,13 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
 
 /// The registry the pages render from, filled at ignition.
 #[derive(Clone, Default)]
-pub struct Pages(Arc<OnceLock<Handlebars<'static>>>);
+pub struct Pages(Arc<OnceLock<Built>>);
+
+/// The registry, and the name each page is registered under, by [`slot`].
+struct Built {
+    registry: Handlebars<'static>,
+    names: Vec<String>,
+}
 
 impl Pages {
     /// Registers the per-language pages in `handlebars` (rocket_dyn_templates'
@@ -231,18 +244,35 @@ impl Pages {
                 .register_template_string(&name, source)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
+        let mut names = vec![String::new(); PageName::ALL.len() * Lang::ALL.len() * 2];
+        for page in PageName::ALL {
+            for lang in Lang::ALL {
+                for notice in [false, true] {
+                    names[slot(page, lang, notice)] = registered_name(page, lang, notice);
+                }
+            }
+        }
         // Kept from the first build: templates change at a restart.
-        let _ = self.0.set(handlebars.clone());
+        let _ = self.0.set(Built {
+            registry: handlebars.clone(),
+            names,
+        });
         Ok(())
     }
 
     /// Renders `page` in `lang` with `context`; `notice` says whether the
     /// context has a notice to show.
-    pub fn render<C: Serialize>(&self, page: &str, lang: Lang, notice: bool, context: &C) -> Html {
-        let registry = self.0.get().expect("BUG: the pages are built at ignition");
+    pub fn render<C: Serialize>(
+        &self,
+        page: PageName,
+        lang: Lang,
+        notice: bool,
+        context: &C,
+    ) -> Html {
+        let built = self.0.get().expect("BUG: the pages are built at ignition");
         let mut html = Vec::with_capacity(8 * 1024);
-        let name = registered_name(page, lang, notice).unwrap_or(page);
-        match registry.render_to_write(name, context, &mut html) {
+        let name = &built.names[slot(page, lang, notice)];
+        match built.registry.render_to_write(name, context, &mut html) {
             Ok(()) => Html(Ok(html)),
             Err(e) => {
                 rocket::error!("rendering {name} failed: {e}");
@@ -281,16 +311,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_page_has_its_name_in_each_language() {
-        for page in PAGES {
+    fn each_page_has_its_own_slot_and_name() {
+        let mut slots = Vec::new();
+        for page in PageName::ALL {
             for lang in Lang::ALL {
-                let plain = format!("{page}.{}", lang.code());
-                assert_eq!(registered_name(page, lang, false), Some(plain.as_str()));
-                let notice = format!("{plain}.notice");
-                assert_eq!(registered_name(page, lang, true), Some(notice.as_str()));
+                let plain = format!("{}.{}", page.file(), lang.code());
+                assert_eq!(registered_name(page, lang, false), plain);
+                assert_eq!(registered_name(page, lang, true), format!("{plain}.notice"));
+                slots.extend([slot(page, lang, false), slot(page, lang, true)]);
             }
         }
-        assert_eq!(registered_name("nope", Lang::Ja, false), None);
+        slots.sort();
+        assert_eq!(
+            slots,
+            (0..PageName::ALL.len() * Lang::ALL.len() * 2).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -349,7 +384,7 @@ mod tests {
         let catalog = Catalog::load().unwrap();
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"));
         let pages = flatten(dir, &catalog).unwrap();
-        assert_eq!(pages.len(), PAGES.len() * Lang::ALL.len() * 2);
+        assert_eq!(pages.len(), PageName::ALL.len() * Lang::ALL.len() * 2);
         for (name, source) in &pages {
             assert_eq!(
                 source.contains("id=\"notice\""),
