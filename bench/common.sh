@@ -1,6 +1,15 @@
-# Shared by bench/load.sh and bench/instructions.sh (sourced, not run).
-# Expects $work (a scratch folder) and the pids array; the caller's trap
-# stops what is started here.
+# Shared by bench/load.sh and bench/instructions.sh (sourced, not run,
+# from the repository's root). Makes $work, a scratch folder, and stops
+# every server started here (their pids in the pids array) when the
+# script exits, however it exits.
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

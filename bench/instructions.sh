@@ -19,13 +19,6 @@ for tool in valgrind curl cargo python3; do
 done
 
 cargo build --release --quiet --bin session_app --example floor
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . bench/common.sh
 
 # The capture the floor replays, from an app outside valgrind.

@@ -80,12 +80,7 @@ fn every_page_speaks_english_when_asked() {
 fn japanese_pages_carry_no_english_texts() {
     let client = client();
     login(&client, "太郎");
-    for path in [
-        uri!(routes::index),
-        uri!(routes::output),
-        uri!(routes::logout_page),
-        uri!("/nope"),
-    ] {
+    for path in every_page() {
         let (_, html) = page(&client, &path, Some("de,ja;q=0.2"));
         assert!(html.contains(r#"<html lang="ja">"#), "{path}");
         for english in ["Log in", "Log out", "Delete", "Session", "Page not found"] {
@@ -193,12 +188,7 @@ fn nothing_japanese_is_left_on_english_pages() {
     assert!(check(&client, uri!(routes::output)).contains("Deleted one entry"));
 
     // Every page and error page.
-    for path in [
-        uri!(routes::index),
-        uri!(routes::output),
-        uri!(routes::logout_page),
-        uri!("/nope"),
-    ] {
+    for path in every_page() {
         check(&client, path);
     }
     // Error pages too: forged token, oversize, wrong type, not UTF-8.

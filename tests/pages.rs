@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use rocket::http::{Cookie, Header, Status};
-use rocket::local::blocking::Client;
+use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
 use session_app::routes;
 
@@ -82,14 +82,20 @@ fn a_session_ended_elsewhere_is_explained_on_the_login_page_itself() {
     );
 }
 
+/// Asserts that `response`, to a request with a session cookie that is no
+/// session, sent the browser to the login page, which says so.
+fn assert_explained_as_unreadable(client: &Client, response: LocalResponse<'_>) {
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let notice = notice_on_login_page(client).expect("a notice");
+    assert!(notice.contains("読み取れなかった"), "{notice}");
+}
+
 #[test]
 fn an_unreadable_cookie_is_explained() {
     let client = client();
     let response = output_with(&client, Cookie::new(SESSION_COOKIE, "garbage"));
-    assert_redirects_to(&response, uri!(routes::index));
-    drop(response);
-    let notice = notice_on_login_page(&client).expect("a notice");
-    assert!(notice.contains("読み取れなかった"), "{notice}");
+    assert_explained_as_unreadable(&client, response);
 }
 
 #[test]
@@ -99,10 +105,7 @@ fn a_session_sealed_by_the_json_codec_is_explained_as_unreadable() {
     let client = client();
     let json = r#"{"v":2,"i":"00112233445566778899aabbccddeeff","c":1764090000000,"u":1764090000000,"e":{"name":"太郎"}}"#;
     let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, json));
-    assert_redirects_to(&response, uri!(routes::index));
-    drop(response);
-    let notice = notice_on_login_page(&client).expect("a notice");
-    assert!(notice.contains("読み取れなかった"), "{notice}");
+    assert_explained_as_unreadable(&client, response);
 }
 
 #[test]
@@ -233,11 +236,7 @@ fn the_login_time_is_readable_and_exact() {
 fn every_page_links_to_the_other_language() {
     let client = client();
     login(&client, "太郎");
-    for path in [
-        uri!(routes::index),
-        uri!(routes::output),
-        uri!(routes::logout_page),
-    ] {
+    for path in logged_in_pages() {
         let page = html(&client, path.clone());
         assert!(
             page.contains(r#"<a href="/lang/en" hreflang="en" lang="en">English</a>"#),

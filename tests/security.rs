@@ -374,12 +374,7 @@ fn every_page_sends_the_security_headers() {
 fn pages_have_no_inline_script_or_style() {
     let client = client();
     login(&client, "太郎");
-    for path in [
-        uri!(routes::index),
-        uri!(routes::output),
-        uri!(routes::logout_page),
-        uri!("/nope"),
-    ] {
+    for path in every_page() {
         let html = client.get(path.clone()).dispatch().into_string().unwrap();
         assert!(!html.contains("<script"), "{path}");
         assert!(!html.contains("style="), "{path}");

@@ -132,11 +132,12 @@ impl<'r> RequestSession<'r> {
             return Err(SetRefusal::TooMany);
         }
         let budget = self.config.cookies.session_budget;
-        if session.encode().len() > budget {
+        let plaintext = session.encode();
+        if plaintext.len() > budget {
             let room = budget.saturating_sub(current.encode().len());
             return Err(SetRefusal::TooBig { room });
         }
-        save(self.jar, self.config, self.clock.now(), &session);
+        seal(self.jar, self.config, self.clock.now(), &session, plaintext);
         self.current = Some(Cow::Owned(session));
         rocket::info!("session: one key set");
         Ok(replaced)
@@ -191,12 +192,23 @@ impl<'r> RequestSession<'r> {
 /// Stores `session` in the cookie, kept by the browser as long as
 /// [`super::Expiry::cookie_lifetime`] says.
 fn save(jar: &CookieJar<'_>, config: &AppConfig, now: Millis, session: &Session) {
+    seal(jar, config, now, session, session.encode());
+}
+
+/// [`save`] with `session` already encoded as `plaintext`.
+fn seal(
+    jar: &CookieJar<'_>,
+    config: &AppConfig,
+    now: Millis,
+    session: &Session,
+    plaintext: String,
+) {
     let max_age = config.expiry.cookie_lifetime(session, now);
     cookies::seal(
         jar,
         &config.cookies,
         &config.cookies.session,
-        session.encode(),
+        plaintext,
         Lifetime::For { max_age, now },
     );
 }

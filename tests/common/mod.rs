@@ -72,6 +72,21 @@ pub fn client_at(figment: Figment) -> (Client, Clock) {
     )
 }
 
+/// The pages a logged-in person can open.
+pub fn logged_in_pages() -> [Origin<'static>; 3] {
+    [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+    ]
+}
+
+/// Those pages, and one that does not exist: the error page.
+pub fn every_page() -> [Origin<'static>; 4] {
+    let [index, output, logout] = logged_in_pages();
+    [index, output, logout, uri!("/nope")]
+}
+
 /// The body of `GET uri`, which must answer 200.
 pub fn html(client: &Client, uri: Origin<'_>) -> String {
     let response = client.get(uri.to_string()).dispatch();

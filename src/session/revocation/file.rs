@@ -15,15 +15,21 @@ use crate::session::{Millis, SessionId};
 /// Lines appended before a compaction is considered.
 const COMPACT_AFTER: usize = 1024;
 
-/// Whether `path` can hold the store: its folder exists or can be created,
-/// the file can be opened for appending, and no other running instance
-/// holds it.
+/// Whether `path` can hold the store: see [`claim`].
 pub(super) fn check(path: &Path) -> io::Result<()> {
+    claim(path).map(drop)
+}
+
+/// Makes `path`'s folder if need be, locks the store for this process and
+/// makes sure the file can be opened for appending. The lock holds as long
+/// as the returned file is open.
+fn claim(path: &Path) -> io::Result<File> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(folder)?;
     }
+    let lock = lock(path)?;
     OpenOptions::new().create(true).append(true).open(path)?;
-    lock(path).map(drop)
+    Ok(lock)
 }
 
 /// Locks the store for this process. Two instances on one file would each
@@ -61,11 +67,7 @@ impl FileStore {
     /// Reads every live revocation into `mirror` and rewrites the file
     /// with only those.
     pub(super) fn open(path: &Path, mirror: &Mirror, now: Millis) -> io::Result<FileStore> {
-        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(folder)?;
-        }
-        let lock = lock(path)?;
-        OpenOptions::new().create(true).append(true).open(path)?;
+        let lock = claim(path)?;
         let text = fs::read(path)?;
         // Only whole lines count: a line cut short by a crash was never
         // acknowledged.
