@@ -78,8 +78,7 @@ impl Lang {
     /// The language for `req`, also usable from catchers: the one the
     /// browser chose on a page, else the one `Accept-Language` prefers.
     pub fn of(req: &Request<'_>) -> Lang {
-        cookies::language(req)
-            .and_then(|code| Lang::from_code(&code))
+        cookies::language(req, Lang::from_code)
             .unwrap_or_else(|| Lang::negotiate(req.headers().get_one("Accept-Language")))
     }
 

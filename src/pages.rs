@@ -183,6 +183,8 @@ pub struct Page<'r> {
 #[derive(Serialize)]
 struct Frame<'a, C: Serialize> {
     csrf: Option<&'a str>,
+    // Only the notice variant of a page reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     notice: Option<NoticeView>,
     #[serde(flatten)]
     content: C,

@@ -159,24 +159,18 @@ struct Entry<'a> {
     value: &'a str,
 }
 
-/// The login time: exact, and as a person reads it.
-#[derive(Serialize)]
-struct LoginTime<'a> {
-    value: &'a str,
-    readable: String,
-}
-
 /// The session page. Its table shows `logged_in_at` (while it is there)
 /// and `name` in rows of their own, then the added entries in key order.
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     let lang = page.lang();
     let session = user.session().entries();
-    let logged_in_at = session.get(LOGGED_IN_AT).map(|value| LoginTime {
-        value,
-        readable: lang
-            .readable_instant(value)
-            .unwrap_or_else(|| value.clone()),
+    // The login time, exact and as a person reads it, side by side rather
+    // than nested: each path segment costs the render an allocation.
+    let logged_in_at = session.get(LOGGED_IN_AT);
+    let logged_in_at_readable = logged_in_at.map(|value| {
+        lang.readable_instant(value)
+            .unwrap_or_else(|| value.clone())
     });
     let entries: Vec<Entry<'_>> = session
         .iter()
@@ -186,7 +180,7 @@ pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     page.render(
         PageName::Output,
         Some(&csrf),
-        context! { name: user.name(), logged_in_at, entries },
+        context! { name: user.name(), logged_in_at, logged_in_at_readable, entries },
     )
 }
 

@@ -259,12 +259,13 @@ pub fn take_notice(req: &Request<'_>) -> Option<(String, Option<String>)> {
     })
 }
 
-/// The language this browser chose, if it chose one.
-pub fn language(req: &Request<'_>) -> Option<String> {
+/// The language this browser chose, if it chose one: its cookie's value
+/// read by `read`, on every request, so not copied.
+pub fn language<T>(req: &Request<'_>, read: impl FnOnce(&str) -> Option<T>) -> Option<T> {
     let settings = settings(req);
     req.cookies()
         .get(&settings.lang)
-        .map(|cookie| cookie.value().to_owned())
+        .and_then(|cookie| read(cookie.value()))
 }
 
 /// Remembers `code` as this browser's language for a year.

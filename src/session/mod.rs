@@ -267,18 +267,21 @@ impl Session {
     /// Reads a cookie's plaintext; anything but a well-formed session of this
     /// version, written as [`Session::encode`] writes it, is `None`.
     pub fn decode(plaintext: &str) -> Option<Session> {
-        let mut fields = plaintext.splitn(6, ';');
-        if fields.next()? != VERSION {
+        let (version, rest) = until(plaintext, b';')?;
+        if version != VERSION {
             return None;
         }
-        let id = SessionId::from_hex(fields.next()?)?;
-        let created = decimal(fields.next()?)?;
-        let last_seen = decimal(fields.next()?)?;
-        let csrf_token = match fields.next()? {
+        let (id, rest) = until(rest, b';')?;
+        let id = SessionId::from_hex(id)?;
+        let (created, rest) = until(rest, b';')?;
+        let created = decimal(created)?;
+        let (last_seen, rest) = until(rest, b';')?;
+        let last_seen = decimal(last_seen)?;
+        let (token, mut rest) = until(rest, b';')?;
+        let csrf_token = match token {
             "" => None,
             token => Some(token.to_owned()),
         };
-        let mut rest = fields.next()?;
         let mut entries = BTreeMap::new();
         let mut last_key = None;
         while !rest.is_empty() {
@@ -328,9 +331,17 @@ fn decimal(text: &str) -> Option<u64> {
     })
 }
 
+/// What comes before the first `stop` (an ASCII byte) in `input`, and what
+/// follows it. The fields are short: a plain scan costs less than the
+/// general string search.
+fn until(input: &str, stop: u8) -> Option<(&str, &str)> {
+    let at = input.bytes().position(|b| b == stop)?;
+    Some((&input[..at], &input[at + 1..]))
+}
+
 /// `LEN:TEXT` at the start of `input`: the text, and what follows it.
 fn prefixed(input: &str) -> Option<(&str, &str)> {
-    let (len, rest) = input.split_once(':')?;
+    let (len, rest) = until(input, b':')?;
     let len = usize::try_from(decimal(len)?).ok()?;
     Some((rest.get(..len)?, rest.get(len..)?))
 }
