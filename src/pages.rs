@@ -183,7 +183,9 @@ pub struct Page<'r> {
 #[derive(Serialize)]
 struct Frame<'a, C: Serialize> {
     csrf: Option<&'a str>,
-    // Only the notice variant of a page reads it.
+    // Left out when there is none. The notice partial, the only place that
+    // prints it, is spliced into the notice variants alone; elsewhere pages
+    // test it only with `{{#if}}`, which strict mode lets read a missing value.
     #[serde(skip_serializing_if = "Option::is_none")]
     notice: Option<NoticeView>,
     #[serde(flatten)]

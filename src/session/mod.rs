@@ -331,10 +331,11 @@ fn decimal(text: &str) -> Option<u64> {
     })
 }
 
-/// What comes before the first `stop` (an ASCII byte) in `input`, and what
-/// follows it. The fields are short: a plain scan costs less than the
-/// general string search.
+/// What comes before the first `stop` in `input`, and what follows it.
+/// `stop` is ASCII, so the byte after it starts a character. The fields are
+/// short, and a byte scan skips the set-up of `split`'s searcher.
 fn until(input: &str, stop: u8) -> Option<(&str, &str)> {
+    debug_assert!(stop.is_ascii(), "a field ends at an ASCII byte");
     let at = input.bytes().position(|b| b == stop)?;
     Some((&input[..at], &input[at + 1..]))
 }
