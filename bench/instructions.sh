@@ -5,7 +5,7 @@
 # once for 5N, sent by curl on one kept-alive connection with the app's
 # Cookie header. The difference over 4N is the cost of one request, with
 # start-up and shutdown cancelled out. Instruction counts repeat where wall
-# time does not (about ±1k between runs: hash seeds and thread wake-ups
+# time does not (within 1-2k between runs: hash seeds and thread wake-ups
 # vary); they do not show cache misses, which wall time pays for too.
 #
 # Usage: bench/instructions.sh [N (500)]
