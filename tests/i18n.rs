@@ -213,3 +213,32 @@ fn nothing_japanese_is_left_on_english_pages() {
         assert!(html.contains("Back to the start"));
     }
 }
+
+#[test]
+fn the_language_link_goes_back_over_http2_too() {
+    // HTTP/2 sends no `Host`: the page the link came from is recognised by
+    // the request's `:authority`. (Cleartext HTTP/2, as the app serves it.)
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let server = common::server::Server::start(&[]);
+    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+    let (version, status, location) = runtime.block_on(async {
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<String>();
+        let request = http::Request::get(server.url(uri!(routes::switch_language("en"))))
+            .header("Referer", server.url(uri!(routes::output)))
+            .body(String::new())
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        let location = response.headers().get("Location").cloned();
+        (response.version(), response.status(), location)
+    });
+    assert_eq!(version, http::Version::HTTP_2);
+    assert_eq!(status.as_u16(), 303);
+    assert_eq!(
+        location.unwrap().to_str().unwrap(),
+        uri!(routes::output).to_string()
+    );
+}
