@@ -160,13 +160,10 @@ fn an_unusable_store_refuses_to_start_in_one_line() {
                 ("ROCKET_SESSION_REVOCATION_STORE", store),
             ],
         );
-        assert_eq!(run.status, Some(1), "{store}");
-        let lines: Vec<&str> = run.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{store}: {}", run.stderr);
+        let line = run.refusal();
         assert!(
-            lines[0].starts_with("session_app: refusing to start: session_revocation_store"),
-            "{}",
-            lines[0]
+            line.starts_with("session_app: refusing to start: session_revocation_store"),
+            "{store}: {line}"
         );
     }
 }

@@ -120,13 +120,6 @@ fn a_template_naming_a_text_no_language_has_refuses_to_start() {
             ("ROCKET_SESSION_REVOCATION_STORE", &common::fresh_store()),
         ],
     );
-    assert_eq!(run.status, Some(1), "{}{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(
-        lines[0].starts_with("session_app: refusing to start: ")
-            && lines[0].contains("no_such_text"),
-        "{}",
-        lines[0]
-    );
+    let line = run.refusal();
+    assert!(line.contains("no_such_text"), "{line}");
 }

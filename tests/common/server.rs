@@ -174,6 +174,22 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// The one line a refused start wrote: the binary exited with 1 after
+    /// writing a single line to stderr, with the app's refusal prefix.
+    pub fn refusal(&self) -> &str {
+        assert_eq!(self.status, Some(1), "{}{}", self.stdout, self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{}", self.stderr);
+        assert!(
+            lines[0].starts_with("session_app: refusing to start: "),
+            "{}",
+            lines[0]
+        );
+        lines[0]
+    }
+}
+
 /// Runs the binary in `dir` with only `env` set, until it exits.
 pub fn run_binary(dir: &Path, env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_session_app"))
