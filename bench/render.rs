@@ -132,7 +132,7 @@ fn main() {
     per_call("  template: error page render", || {
         black_box(pages.render(PageName::Error, Lang::Ja, false, &error));
     });
-    let plaintext = Session::start("山田", 0).encode();
+    let plaintext = Session::start("山田", 0, 28_800_000).encode();
     per_call("  session codec: decode", || {
         black_box(Session::decode(black_box(&plaintext)));
     });

@@ -40,6 +40,7 @@ session_absolute_timeout = 28800
 session_cookie_name = "session"
 session_cookie_secure = false
 session_revocation_store = "data/revoked-sessions"
+session_revocation_spool = "data/revocation-spool"  # with Redis: kept while it is down
 secret_key_fallbacks = []
 
 [default.limits]
@@ -90,6 +91,7 @@ struct Raw {
     session_cookie_name: Value,
     session_cookie_secure: bool,
     session_revocation_store: String,
+    session_revocation_spool: PathBuf,
     secret_key_fallbacks: Value,
 }
 
@@ -106,6 +108,8 @@ pub struct AppConfig {
     pub cookies: CookieSettings,
     /// Where revoked sessions are kept: a file, or Redis.
     pub revocation_store: StoreSetting,
+    /// With Redis, the file that keeps revocations while it is unreachable.
+    pub revocation_spool: PathBuf,
 }
 
 /// Why the settings were refused. The message says what to do, and never
@@ -170,6 +174,7 @@ impl AppConfig {
             expiry: Expiry::new(idle, absolute),
             cookies: CookieSettings::new(&name, secure, fallbacks),
             revocation_store,
+            revocation_spool: raw.session_revocation_spool,
         })
     }
 }

@@ -54,9 +54,13 @@ pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
             |rocket| async move {
                 let opened = AppConfig::from_figment(rocket.figment()).and_then(|config| {
                     let clock = rocket.state::<Clock>().expect("BUG: the clock is managed");
-                    Revocations::open(&config.revocation_store, clock.clone())
-                        .map(|revocations| (config, revocations))
-                        .map_err(ConfigError)
+                    Revocations::open(
+                        &config.revocation_store,
+                        &config.revocation_spool,
+                        clock.clone(),
+                    )
+                    .map(|revocations| (config, revocations))
+                    .map_err(ConfigError)
                 });
                 match opened {
                     Ok((config, revocations)) => Ok(rocket.manage(config).manage(revocations)),

@@ -20,6 +20,7 @@ pub enum Notice {
     NameControl,
     NameReordering,
     LoggedOut,
+    LogoutNotStored,
     NameDeleted,
     EntryDeleted,
     EntryMissing,
@@ -39,12 +40,13 @@ pub enum Notice {
 }
 
 impl Notice {
-    const ALL: [Notice; 21] = [
+    const ALL: [Notice; 22] = [
         Notice::NameEmpty,
         Notice::NameTooLong,
         Notice::NameControl,
         Notice::NameReordering,
         Notice::LoggedOut,
+        Notice::LogoutNotStored,
         Notice::NameDeleted,
         Notice::EntryDeleted,
         Notice::EntryMissing,
@@ -71,6 +73,7 @@ impl Notice {
             Notice::NameControl => "flash_name_control",
             Notice::NameReordering => "flash_name_reordering",
             Notice::LoggedOut => "flash_logged_out",
+            Notice::LogoutNotStored => "flash_logout_not_stored",
             Notice::NameDeleted => "flash_name_deleted",
             Notice::EntryDeleted => "flash_entry_deleted",
             Notice::EntryMissing => "flash_entry_missing",

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 
 use rocket::form::FromForm;
 use rocket::http::uri::{Absolute, Origin};
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{ContentType, Header};
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Redirect, Responder};
 use rocket::{get, post, routes, uri, Route, State};
@@ -206,8 +206,11 @@ pub async fn logout(
     _form: Csrf<LogoutForm<'_>>,
     mut session: RequestSession<'_>,
 ) -> NoticeRedirect {
-    session.clear().await;
-    Notice::LoggedOut.redirect(Redirect::to(uri!(index)))
+    let notice = match session.clear().await.is_stored() {
+        true => Notice::LoggedOut,
+        false => Notice::LogoutNotStored,
+    };
+    notice.redirect(Redirect::to(uri!(index)))
 }
 
 #[post("/session/delete", data = "<form>")]
@@ -217,9 +220,10 @@ pub async fn delete_key(
 ) -> NoticeRedirect {
     let key = form.0.key.unwrap_or_default();
     let notice = match session.remove(key).await {
-        true if key == NAME => Notice::NameDeleted,
-        true => Notice::EntryDeleted,
-        false => Notice::EntryMissing,
+        Some(stored) if !stored.is_stored() => Notice::LogoutNotStored,
+        Some(_) if key == NAME => Notice::NameDeleted,
+        Some(_) => Notice::EntryDeleted,
+        None => Notice::EntryMissing,
     };
     let next = if session.is_logged_in() {
         uri!(output)
@@ -322,15 +326,16 @@ pub fn healthz() -> &'static str {
     "ok"
 }
 
-/// For load balancers that want to know whether the revocation store is
-/// reachable: `200 ready`, or `503` while it is not (the app still serves
-/// then, and queues revocations).
+/// For load balancers: an instance that answers can serve, so this is
+/// always `200`. Its body is `ready`, followed by what is wrong with the
+/// revocation store, if anything: Redis unreachable (shared by every
+/// instance, so it must not take them all out at once), revocations not
+/// yet written, a store file changed under the app.
 #[get("/readyz")]
-pub fn readyz(revocations: &State<Revocations>) -> (Status, &'static str) {
-    if revocations.is_ready() {
-        (Status::Ok, "ready")
-    } else {
-        (Status::ServiceUnavailable, "revocation store unreachable")
+pub fn readyz(revocations: &State<Revocations>) -> String {
+    match revocations.trouble() {
+        None => "ready".to_owned(),
+        Some(trouble) => format!("ready; {trouble}"),
     }
 }
 

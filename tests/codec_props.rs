@@ -62,12 +62,13 @@ proptest! {
 
     #[test]
     fn any_plaintext_shaped_like_a_session_decodes_exactly_when_valid(
-        version in 0u8..5, c in any::<u64>(), u in any::<u64>(), entries in entries(),
+        version in 0u8..6, c in any::<u64>(), u in any::<u64>(), e in any::<u64>(),
+        entries in entries(),
         id in "[0-9a-f]{32}|[0-9a-g]{31,33}",
         // Tokens: real ones, and printable text without the field separator.
         token in "[A-Za-z0-9_-]{0,64}|[ -:<-~]{0,70}",
     ) {
-        let mut plaintext = format!("{version};{id};{c};{u};{token};");
+        let mut plaintext = format!("{version};{id};{c};{u};{e};{token};");
         for (key, value) in &entries {
             plaintext.push_str(&format!("{}:{key}{}:{value}", key.len(), value.len()));
         }
@@ -75,7 +76,10 @@ proptest! {
         let valid_id = id.len() == 32 && !id.contains('g');
         let valid_token = token.len() <= 64
             && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        prop_assert_eq!(decoded.is_some(), version == 3 && c <= u && valid_id && valid_token);
+        prop_assert_eq!(
+            decoded.is_some(),
+            version == 4 && c <= u && c <= e && valid_id && valid_token
+        );
         if let Some(session) = decoded {
             prop_assert_eq!(session.encode(), plaintext);
         }

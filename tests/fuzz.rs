@@ -205,7 +205,7 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
         let valid_token = token_matches && (cookie_matches || session_choice == 1);
         match session_choice {
             0 => {
-                let live = Session::start("太郎", Clock::system().now()).encode();
+                let live = Session::start("太郎", Clock::system().now(), u64::MAX).encode();
                 request = request.private_cookie(Cookie::new(SESSION_COOKIE, live))
             }
             1 => request = request.cookie(Cookie::new(SESSION_COOKIE, m.session.clone())),

@@ -1,21 +1,24 @@
 //! Revocations shared through a real Redis by instances behind the real
 //! front: a logout on one instance is honoured on the other within a
-//! second; with Redis down the app keeps serving and queues the
-//! revocation; a Redis restarted empty gets it back, and so does an
-//! instance started afterwards.
+//! second; with Redis down the app keeps serving, stays ready, and spools
+//! the revocation to disk, so it reaches Redis even if the instance is
+//! killed first; a Redis restarted empty gets it back, and so does an
+//! instance started afterwards. Junk in Redis is skipped, and a Redis that
+//! never answers cannot hang a logout.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::front::{nginx_program, Front};
 use common::server::{eventually, free_port, wait_until, Agent, Server};
-use common::{form_body, secure, token_in, SESSION_COOKIE};
+use common::{form_body, fresh_store, secure, token_in, SESSION_COOKIE};
 use rocket::uri;
 use session_app::routes;
 
@@ -139,11 +142,26 @@ fn refused_within(instance: &Server, cookie: &str, within: Duration) -> Option<D
     None
 }
 
-fn readiness(instance: &Server) -> u16 {
-    Agent::plain(instance.port)
+/// `/readyz`'s body; its status is always 200, outage or not, so that a
+/// Redis shared by every instance never takes them all out at once.
+fn readiness(instance: &Server) -> String {
+    let response = Agent::plain(instance.port)
         .get(uri!(routes::readyz))
-        .unwrap()
-        .status
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.body
+}
+
+/// Waits until every instance reports Redis unreachable.
+fn wait_unreachable(instances: &[&Server]) {
+    let started = Instant::now();
+    while !instances
+        .iter()
+        .all(|i| readiness(i).contains("Redis unreachable"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "never noticed");
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -200,7 +218,7 @@ impl Cluster {
 /// Waits until every instance reports its store reachable.
 fn wait_ready(instances: &[&Server]) {
     let started = Instant::now();
-    while !instances.iter().all(|i| readiness(i) == 200) {
+    while !instances.iter().all(|i| readiness(i) == "ready") {
         assert!(started.elapsed() < Duration::from_secs(20), "never ready");
         thread::sleep(Duration::from_millis(50));
     }
@@ -224,11 +242,7 @@ fn a_logout_made_while_redis_is_down_reaches_every_instance_once_it_is_back() {
     let port = redis.port;
     let program = redis.program.clone();
     drop(redis);
-    let started = Instant::now();
-    while [&first, &second].iter().any(|i| readiness(i) != 503) {
-        assert!(started.elapsed() < Duration::from_secs(20), "never noticed");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_unreachable(&[&first, &second]);
 
     // The app keeps serving: live sessions work, logout answers.
     assert_eq!(output_status(&first, &other), 200);
@@ -276,4 +290,192 @@ fn a_logout_made_while_redis_is_down_reaches_every_instance_once_it_is_back() {
     for instance in [&first, &second, &third, &fourth] {
         assert!(refused_within(instance, &other, Duration::from_secs(1)).is_some());
     }
+}
+
+/// An instance on `store`, without the front, its Redis spool at `spool`.
+fn spooled(store: &str, spool: &str) -> Server {
+    Server::start(&[
+        ("ROCKET_SESSION_REVOCATION_STORE", store),
+        ("ROCKET_SESSION_REVOCATION_SPOOL", spool),
+    ])
+}
+
+/// Logs in on `instance` directly; the browser and its session cookie.
+fn logged_in_at(instance: &Server, name: &str) -> (Agent, String) {
+    let mut browser = Agent::plain(instance.port);
+    let (_, login) = browser.log_in(name);
+    assert_eq!(login.status, 303);
+    let cookie = browser.cookies[SESSION_COOKIE].clone();
+    (browser, cookie)
+}
+
+/// `GET /output` on `instance` with a plain (not `__Host-`) session cookie.
+fn plain_output_status(instance: &Server, cookie: &str) -> u16 {
+    let mut thief = Agent::plain(instance.port);
+    thief
+        .cookies
+        .insert(SESSION_COOKIE.to_owned(), cookie.to_owned());
+    let status = thief.get(uri!(routes::output)).unwrap().status;
+    assert!(status < 500, "got {status}");
+    status
+}
+
+fn refused_plain_within(instance: &Server, cookie: &str, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if plain_output_status(instance, cookie) == 303 {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Sends one command to Redis and reads its one-line answer.
+fn redis_command(port: u16, args: &[&str]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    String::from_utf8(answer).unwrap()
+}
+
+#[test]
+fn a_revocation_spooled_while_redis_is_down_survives_kill_9() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let port = free_port();
+    let redis = Redis::start(program.clone(), port);
+    let spool = fresh_store();
+    let first = spooled(&redis.url(), &spool);
+    let second = spooled(&redis.url(), &fresh_store());
+    wait_ready(&[&first, &second]);
+    let (mut browser, copy) = logged_in_at(&first, "太郎");
+
+    drop(redis);
+    wait_unreachable(&[&first]);
+    assert_eq!(log_out(&mut browser), 303);
+    assert!(first.prints_soon("revocation queued"), "{}", first.output());
+    // kill -9, before Redis is back.
+    drop(first);
+
+    let redis = Redis::start(program, port);
+    let first = spooled(&redis.url(), &spool);
+    for instance in [&first, &second] {
+        assert!(
+            refused_plain_within(instance, &copy, Duration::from_secs(15)),
+            "the spooled revocation reached Redis:\n{}",
+            instance.output()
+        );
+    }
+}
+
+#[test]
+fn junk_in_redis_is_skipped_and_sharing_goes_on() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let redis = Redis::start(program, free_port());
+    let junk_id = format!("session_app:revoked:{}", "ab".repeat(16));
+    for (key, value) in [
+        ("session_app:revoked:zzzz", "not-a-number"),
+        (junk_id.as_str(), "-1x"),
+    ] {
+        assert_eq!(redis_command(redis.port, &["SET", key, value]), "+OK\r\n");
+    }
+    let first = spooled(&redis.url(), &fresh_store());
+    let second = spooled(&redis.url(), &fresh_store());
+    wait_ready(&[&first, &second]);
+    // A message on the channel that is not a revocation, too.
+    redis_command(redis.port, &["PUBLISH", "session_app:revocations", "junk"]);
+
+    let (mut browser, copy) = logged_in_at(&first, "太郎");
+    assert_eq!(plain_output_status(&second, &copy), 200);
+    assert_eq!(log_out(&mut browser), 303);
+    assert!(refused_plain_within(&second, &copy, Duration::from_secs(1)));
+    // A new instance loads the revocation past the junk.
+    let third = spooled(&redis.url(), &fresh_store());
+    wait_ready(&[&third]);
+    assert_eq!(plain_output_status(&third, &copy), 303);
+    for instance in [&first, &second, &third] {
+        assert!(instance.prints_soon("skipping a key in Redis"));
+        assert_eq!(
+            instance.output().matches("skipping a").count(),
+            1,
+            "logged once:\n{}",
+            instance.output()
+        );
+        assert!(!instance.output().contains("Redis unreachable"));
+    }
+}
+
+/// A proxy to Redis on a loopback port that passes everything but a
+/// SUBSCRIBE: from then on, that connection's requests are swallowed.
+fn swallowing_proxy(redis_port: u16) -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", redis_port)) else {
+                return;
+            };
+            let (mut from_client, mut to_server) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_server, mut to_client) = (server, client);
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+            });
+            thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let mut swallowing = false;
+                while let Ok(n @ 1..) = from_client.read(&mut buffer) {
+                    swallowing |= buffer[..n]
+                        .windows(9)
+                        .any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE"));
+                    if !swallowing && to_server.write_all(&buffer[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_redis_that_never_answers_subscribe_cannot_hang_a_logout() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let redis = Redis::start(program, free_port());
+    let proxy = swallowing_proxy(redis.port);
+    let instance = spooled(&format!("redis://127.0.0.1:{proxy}/"), &fresh_store());
+    let (browser, copy) = logged_in_at(&instance, "太郎");
+    // In a thread of its own, so that a hang fails the test, not stalls it.
+    let (cookies, port) = (browser.cookies, instance.port);
+    let (done, answered) = mpsc::channel();
+    thread::spawn(move || {
+        let mut browser = Agent::plain(port).with_cookies(cookies);
+        let _ = done.send(log_out(&mut browser));
+    });
+    let status = answered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the logout answers");
+    assert_eq!(status, 303);
+    assert_eq!(plain_output_status(&instance, &copy), 303);
+    assert!(
+        instance.prints_soon("Redis unreachable"),
+        "{}",
+        instance.output()
+    );
+    assert!(readiness(&instance).contains("Redis unreachable"));
 }

@@ -64,14 +64,19 @@ impl Expiry {
         }
     }
 
+    /// A session for `name` started at `at`, its absolute end sealed in
+    /// it: a later setting may end it sooner, never later.
+    pub fn start(&self, name: &str, at: Millis) -> Session {
+        Session::start(name, at, at.saturating_add(self.absolute))
+    }
+
     /// Judges `session` at time `now`.
     pub fn check(&self, session: &Session, now: Millis) -> Verdict {
         if session.last_seen() > now.saturating_add(CLOCK_SKEW) {
             return Verdict::Expired(Why::Future);
         }
-        let age = now.saturating_sub(session.created());
         let idle = now.saturating_sub(session.last_seen());
-        if age >= self.absolute {
+        if now >= self.ends_at(session) {
             Verdict::Expired(Why::Absolute)
         } else if idle >= self.idle {
             Verdict::Expired(Why::Idle)
@@ -82,9 +87,20 @@ impl Expiry {
         }
     }
 
-    /// When `session` dies however active it is: its absolute expiry.
+    /// When `session` dies however active it is: its absolute expiry under
+    /// this setting, or the end sealed at login if that comes first.
     pub fn ends_at(&self, session: &Session) -> Millis {
-        session.created().saturating_add(self.absolute)
+        session
+            .created()
+            .saturating_add(self.absolute)
+            .min(session.ends())
+    }
+
+    /// How long a revocation of `session` must be kept: until the end
+    /// sealed at login, which no setting can move later, so raising the
+    /// absolute timeout never revives a logged-out copy.
+    pub fn revoke_until(&self, session: &Session) -> Millis {
+        session.ends()
     }
 
     /// How long a cookie issued at `now` should live in the browser: until
@@ -118,13 +134,13 @@ mod tests {
     #[test]
     fn expiry_windows() {
         let e = expiry();
-        let s = Session::start("a", 0);
+        let s = e.start("a", 0);
         assert_eq!(e.check(&s, 0), Verdict::Fresh);
         assert_eq!(e.check(&s, 3 * MIN - 1), Verdict::Fresh);
         assert_eq!(e.check(&s, 3 * MIN), Verdict::Renew);
         assert_eq!(e.check(&s, 30 * MIN), Verdict::Expired(Why::Idle));
 
-        let mut busy = Session::start("a", 0);
+        let mut busy = e.start("a", 0);
         busy.touch(8 * 60 * MIN - 1);
         assert_eq!(e.check(&busy, 8 * 60 * MIN - 1), Verdict::Fresh);
         assert_eq!(
@@ -136,7 +152,7 @@ mod tests {
     #[test]
     fn renewal_threshold_scales_with_tiny_windows() {
         let e = Expiry::new(Duration::from_secs(2), Duration::from_secs(10));
-        let s = Session::start("a", 0);
+        let s = e.start("a", 0);
         assert_eq!(e.check(&s, 199), Verdict::Fresh);
         assert_eq!(e.check(&s, 200), Verdict::Renew);
         assert_eq!(e.check(&s, 2000), Verdict::Expired(Why::Idle));
@@ -145,7 +161,7 @@ mod tests {
     #[test]
     fn the_cookie_lives_to_the_absolute_end_and_an_hour_more() {
         let e = expiry();
-        let mut s = Session::start("a", 0);
+        let mut s = e.start("a", 0);
         assert_eq!(e.cookie_lifetime(&s, 0), Duration::from_secs(9 * 3600));
         s.touch(8 * 60 * MIN - 10 * MIN);
         assert_eq!(
@@ -156,16 +172,33 @@ mod tests {
     }
 
     #[test]
+    fn a_raised_absolute_timeout_never_lengthens_a_session() {
+        let short = Expiry::new(Duration::from_secs(5), Duration::from_secs(8));
+        let long = Expiry::new(Duration::from_secs(5), Duration::from_secs(3600));
+        let mut s = short.start("a", 0);
+        s.touch(7_900);
+        assert_eq!(long.check(&s, 7_999), Verdict::Fresh);
+        assert_eq!(long.check(&s, 8_000), Verdict::Expired(Why::Absolute));
+        assert_eq!(long.ends_at(&s), 8_000);
+        assert_eq!(long.revoke_until(&s), 8_000);
+        // A shorter one does shorten it; its revocation still runs to the
+        // sealed end, in case the setting is raised again.
+        let shorter = Expiry::new(Duration::from_secs(2), Duration::from_secs(4));
+        assert_eq!(shorter.check(&s, 4_000), Verdict::Expired(Why::Absolute));
+        assert_eq!(shorter.revoke_until(&s), 8_000);
+    }
+
+    #[test]
     fn sessions_from_the_future_are_refused() {
         let e = expiry();
         let now = 1_000 * MIN;
-        let ahead = Session::start("a", now + 4 * MIN);
+        let ahead = e.start("a", now + 4 * MIN);
         assert_eq!(
             e.check(&ahead, now),
             Verdict::Fresh,
             "within the clock skew"
         );
-        let far = Session::start("a", now + 6 * MIN);
+        let far = e.start("a", now + 6 * MIN);
         assert_eq!(e.check(&far, now), Verdict::Expired(Why::Future));
         let absurd = Session::from_parts(u64::MAX, u64::MAX, BTreeMap::new()).unwrap();
         assert_eq!(e.check(&absurd, now), Verdict::Expired(Why::Future));

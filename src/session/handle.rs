@@ -108,7 +108,11 @@ impl<'r> RequestSession<'r> {
     /// before login is worthless after it.
     pub fn start(&mut self, name: &str) {
         let token = crate::csrf::new_token();
-        let session = Session::start(name, self.clock.now()).with_csrf_token(token.clone());
+        let session = self
+            .config
+            .expiry
+            .start(name, self.clock.now())
+            .with_csrf_token(token.clone());
         save(self.jar, self.config, self.clock.now(), &session);
         cookies::seal_csrf_token(self.jar, &self.config.cookies, token);
         self.current = Some(Cow::Owned(session));
@@ -143,49 +147,59 @@ impl<'r> RequestSession<'r> {
         Ok(replaced)
     }
 
-    /// Deletes entry `key`; says whether it was there. The other entries
-    /// stay. Deleting `name` ends the login: the session's identifier is
-    /// revoked, as at logout, and what stays is kept under a new one.
-    pub async fn remove(&mut self, key: &str) -> bool {
-        let Some(session) = self.current.as_ref() else {
-            return false;
-        };
+    /// Deletes entry `key`; says whether it was there, and, when deleting
+    /// it revoked the session, whether the revocation was stored. The
+    /// other entries stay. Deleting `name` ends the login: the session's
+    /// identifier is revoked, as at logout, and what stays is kept under a
+    /// new one.
+    pub async fn remove(&mut self, key: &str) -> Option<Durability> {
+        let session = self.current.as_ref()?;
         if !session.entries().contains_key(key) {
-            return false;
+            return None;
         }
         let mut session = session.clone().into_owned();
         session.remove(key);
-        if key == NAME {
-            self.revoke("name deleted").await;
+        let durability = if key == NAME {
+            let durability = self.revoke("name deleted").await;
             session = session.with_new_id();
+            durability
         } else {
             rocket::info!("session: one key deleted");
-        }
+            Durability::Written
+        };
         save(self.jar, self.config, self.clock.now(), &session);
         self.current = Some(Cow::Owned(session));
-        true
+        Some(durability)
     }
 
     /// Ends the session: it is revoked on every instance that shares the
-    /// revocation store, and its cookie removed from this browser.
-    pub async fn clear(&mut self) {
-        self.revoke("logout").await;
+    /// revocation store, and its cookie removed from this browser. Says
+    /// what the store did with the revocation.
+    pub async fn clear(&mut self) -> Durability {
+        let durability = self.revoke("logout").await;
         self.current = None;
         cookies::discard(self.jar, &self.config.cookies, &self.config.cookies.session);
+        durability
     }
 
     /// Revokes the current session until it would have expired anyway.
-    async fn revoke(&self, why: &str) {
+    async fn revoke(&self, why: &str) -> Durability {
         let Some(session) = self.current() else {
-            return;
+            return Durability::Written;
         };
-        let until = self.config.expiry.ends_at(session);
-        let stored = match self.revocations.revoke(session.id(), until).await {
-            Durability::Written => "stored",
-            Durability::Queued => "queued until the store is back",
-            Durability::MemoryOnly => "held in memory only: the store could not be written",
-        };
-        rocket::info!("session: {why}; revocation {stored}");
+        let until = self.config.expiry.revoke_until(session);
+        let durability = self.revocations.revoke(session.id(), until).await;
+        match durability {
+            Durability::Written => rocket::info!("session: {why}; revocation stored"),
+            Durability::Queued => rocket::info!(
+                "session: {why}; revocation queued until the store is back (spooled to disk)"
+            ),
+            Durability::MemoryOnly => rocket::error!(
+                "session: {why}; revocation NOT stored, held in memory only: \
+                 the store could not be written"
+            ),
+        }
+        durability
     }
 }
 

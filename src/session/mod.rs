@@ -30,7 +30,7 @@ pub use cookies::{
 };
 pub use expiry::{Expiry, Verdict, Why};
 pub use handle::{Ended, LoggedIn, RequestSession, SetRefusal};
-pub use revocation::Revocations;
+pub use revocation::{Durability, Revocations};
 
 /// The entry holding the logged-in name; without it nobody is logged in.
 pub const NAME: &str = "name";
@@ -117,6 +117,9 @@ pub struct Session {
     id: SessionId,
     created: Millis,
     last_seen: Millis,
+    /// The absolute end sealed at login: no later setting can move it
+    /// further, so a revocation kept until then outlives every copy.
+    ends: Millis,
     entries: BTreeMap<String, String>,
     /// The CSRF token given at login, also in its own cookie: a logged-in
     /// page takes it from here, already opened, instead of opening that
@@ -126,14 +129,19 @@ pub struct Session {
 
 /// The codec's version, the plaintext's first field. Version 2 added the
 /// identifier; version 3 left JSON for the length-prefixed text of
-/// [`Session::encode`]. Cookies of other versions are refused: the person
-/// logs in again.
-const VERSION: &str = "3";
+/// [`Session::encode`]; version 4 sealed the absolute end. Cookies of other
+/// versions are refused: the person logs in again.
+const VERSION: &str = "4";
+
+/// The latest end any valid setting allows (the longest absolute timeout,
+/// 400 days): what a session built from parts, with no end sealed, gets.
+pub const LATEST_END: Millis = 400 * 24 * 3600 * 1000;
 
 impl Session {
     /// A fresh session for `name` started at `at`, holding `name` and
-    /// `logged_in_at`.
-    pub fn start(name: &str, at: Millis) -> Session {
+    /// `logged_in_at`, that ends at `ends` at the latest, whatever the
+    /// settings say later.
+    pub fn start(name: &str, at: Millis, ends: Millis) -> Session {
         let mut entries = BTreeMap::new();
         entries.insert(NAME.to_owned(), name.to_owned());
         entries.insert(LOGGED_IN_AT.to_owned(), rfc3339(at));
@@ -141,13 +149,15 @@ impl Session {
             id: SessionId::random(),
             created: at,
             last_seen: at,
+            ends: ends.max(at),
             entries,
             csrf_token: None,
         }
     }
 
     /// A session built from parts, for tests and tools that need a session
-    /// from another time. Returns `None` if it breaks a codec limit.
+    /// from another time, with no end sealed but the settings' (see
+    /// [`LATEST_END`]). Returns `None` if it breaks a codec limit.
     pub fn from_parts(
         created: Millis,
         last_seen: Millis,
@@ -157,6 +167,7 @@ impl Session {
             id: SessionId::random(),
             created,
             last_seen,
+            ends: created.saturating_add(LATEST_END),
             entries,
             csrf_token: None,
         };
@@ -208,6 +219,11 @@ impl Session {
         self.last_seen
     }
 
+    /// The absolute end sealed at login.
+    pub fn ends(&self) -> Millis {
+        self.ends
+    }
+
     /// The same entries and times under a fresh identifier: what stays of a
     /// session once its identifier has been revoked.
     pub fn with_new_id(self) -> Session {
@@ -236,7 +252,7 @@ impl Session {
 
     /// The cookie's plaintext:
     ///
-    /// `3;ID;CREATED;LAST_SEEN;TOKEN;ENTRIES`
+    /// `4;ID;CREATED;LAST_SEEN;ENDS;TOKEN;ENTRIES`
     ///
     /// with the identifier in 32 hex digits, the times in decimal
     /// milliseconds, the CSRF token (empty for none), then each entry as
@@ -253,10 +269,11 @@ impl Session {
         let mut out = String::with_capacity(96 + token.len() + entries);
         let _ = write!(
             out,
-            "{VERSION};{};{};{};{token};",
+            "{VERSION};{};{};{};{};{token};",
             self.id.to_hex(),
             self.created,
-            self.last_seen
+            self.last_seen,
+            self.ends
         );
         for (key, value) in &self.entries {
             let _ = write!(out, "{}:{key}{}:{value}", key.len(), value.len());
@@ -277,6 +294,8 @@ impl Session {
         let created = decimal(created)?;
         let (last_seen, rest) = until(rest, b';')?;
         let last_seen = decimal(last_seen)?;
+        let (ends, rest) = until(rest, b';')?;
+        let ends = decimal(ends)?;
         let (token, mut rest) = until(rest, b';')?;
         let csrf_token = match token {
             "" => None,
@@ -299,6 +318,7 @@ impl Session {
             id,
             created,
             last_seen,
+            ends,
             entries,
             csrf_token,
         };
@@ -307,6 +327,7 @@ impl Session {
 
     fn is_well_formed(&self) -> bool {
         self.created <= self.last_seen
+            && self.created <= self.ends
             && self.entries.len() <= MAX_ENTRIES
             && self.csrf_token.as_ref().is_none_or(|t| {
                 (1..=64).contains(&t.len())
@@ -362,7 +383,7 @@ mod tests {
 
     #[test]
     fn start_holds_name_and_login_time() {
-        let s = Session::start("山田太郎", 1_764_090_000_000);
+        let s = Session::start("山田太郎", 1_764_090_000_000, 1_764_090_000_000 + 1000);
         assert_eq!(s.name(), Some("山田太郎"));
         assert_eq!(s.entries()[LOGGED_IN_AT], "2025-11-25T17:00:00Z");
         assert_eq!(s.created(), s.last_seen());
@@ -370,30 +391,31 @@ mod tests {
 
     #[test]
     fn codec_round_trips() {
-        let s = Session::start("<b>&\"'", 42_000);
+        let s = Session::start("<b>&\"'", 42_000, 50_000);
         assert_eq!(Session::decode(&s.encode()), Some(s));
     }
 
     #[test]
     fn the_plaintext_is_length_prefixed() {
         let id = "00112233445566778899aabbccddeeff";
-        let mut s = Session::decode(&format!("3;{id};5;7;;4:name2:ab")).unwrap();
+        let mut s = Session::decode(&format!("4;{id};5;7;9;;4:name2:ab")).unwrap();
         assert_eq!(s.id().to_hex(), id);
-        assert_eq!((s.created(), s.last_seen()), (5, 7));
+        assert_eq!((s.created(), s.last_seen(), s.ends()), (5, 7, 9));
         assert_eq!(s.name(), Some("ab"));
         assert_eq!(s.csrf_token(), None);
         s = s.with_csrf_token("tok-_9".to_owned());
         s.set("k;:", "v:;4:");
         assert_eq!(
             s.encode(),
-            format!("3;{id};5;7;tok-_9;3:k;:5:v:;4:4:name2:ab")
+            format!("4;{id};5;7;9;tok-_9;3:k;:5:v:;4:4:name2:ab")
         );
         assert_eq!(Session::decode(&s.encode()), Some(s));
     }
 
     #[test]
     fn sessions_with_tokens_round_trip() {
-        let s = Session::start("山田", 1_764_090_000_000).with_csrf_token(crate::csrf::new_token());
+        let s = Session::start("山田", 1_764_090_000_000, 1_764_090_000_001)
+            .with_csrf_token(crate::csrf::new_token());
         assert_eq!(Session::decode(&s.encode()), Some(s));
     }
 
@@ -401,42 +423,47 @@ mod tests {
     fn codec_refuses_other_shapes() {
         let id = "00112233445566778899aabbccddeeff";
         let entries = |n: usize| -> String { (10..10 + n).map(|i| format!("3:k{i}1:v")).collect() };
-        assert!(Session::decode(&format!("3;{id};1;1;;{}", entries(MAX_ENTRIES))).is_some());
+        assert!(Session::decode(&format!("4;{id};1;1;9;;{}", entries(MAX_ENTRIES))).is_some());
         for junk in [
             String::new(),
             "3".into(),
             format!("2;{id};1;1;;"),
-            format!("4;{id};1;1;;"),
+            // An end before the start, missing, or past u64.
+            format!("4;{id};5;5;4;;"),
+            format!("4;{id};1;1;;;"),
+            format!("4;{id};1;1;18446744073709551616;;"),
+            format!("3;{id};1;1;9;;"),
+            format!("5;{id};1;1;9;;"),
             format!(r#"{{"v":2,"i":"{id}","c":1,"u":1,"e":{{}}}}"#),
-            format!("3;{id};1;1;"),
-            "3;0011;1;1;;".into(),
-            "3;00112233445566778899aabbccddeefg;1;1;;".into(),
-            format!("3;{id};5;1;;"),
-            format!("3;{id};+1;1;;"),
-            format!("3;{id};01;1;;"),
-            format!("3;{id};1;;;"),
-            format!("3;{id};1;18446744073709551616;;"),
-            format!("3;{id};1;1;a;b;"),
-            format!("3;{id};1;1;to ken;"),
-            format!("3;{id};1;1;{};", "t".repeat(65)),
-            format!("3;{id};1;1;;0:1:v"),
-            format!("3;{id};1;1;;1:k"),
-            format!("3;{id};1;1;;1:k1:"),
-            format!("3;{id};1;1;;1:k1:vx"),
-            format!("3;{id};1;1;;1:k01:v"),
-            format!("3;{id};1;1;;1:k-1:v"),
-            format!("3;{id};1;1;;1:k1:v1:k1:w"),
+            format!("4;{id};1;1;9;"),
+            "4;0011;1;1;9;;".into(),
+            "4;00112233445566778899aabbccddeefg;1;1;9;;".into(),
+            format!("4;{id};5;1;9;;"),
+            format!("4;{id};+1;1;9;;"),
+            format!("4;{id};01;1;9;;"),
+            format!("4;{id};1;;9;;"),
+            format!("4;{id};1;18446744073709551616;9;;"),
+            format!("4;{id};1;1;9;a;b;"),
+            format!("4;{id};1;1;9;to ken;"),
+            format!("4;{id};1;1;9;{};", "t".repeat(65)),
+            format!("4;{id};1;1;9;;0:1:v"),
+            format!("4;{id};1;1;9;;1:k"),
+            format!("4;{id};1;1;9;;1:k1:"),
+            format!("4;{id};1;1;9;;1:k1:vx"),
+            format!("4;{id};1;1;9;;1:k01:v"),
+            format!("4;{id};1;1;9;;1:k-1:v"),
+            format!("4;{id};1;1;9;;1:k1:v1:k1:w"),
             // Keys out of order, and an identifier in capitals: `encode`
             // writes neither.
-            format!("3;{id};1;1;;1:l1:v1:k1:w"),
-            format!("3;{};1;1;;", id.to_uppercase()),
-            format!("3;{id};1;1;;18446744073709551616:k"),
-            format!("3;{id};1;1;;{}", entries(MAX_ENTRIES + 1)),
-            format!("3;{id};1;1;;65:{}0:", "k".repeat(65)),
-            format!("3;{id};1;1;;1:k801:{}", "v".repeat(801)),
+            format!("4;{id};1;1;9;;1:l1:v1:k1:w"),
+            format!("4;{};1;1;9;;", id.to_uppercase()),
+            format!("4;{id};1;1;9;;18446744073709551616:k"),
+            format!("4;{id};1;1;9;;{}", entries(MAX_ENTRIES + 1)),
+            format!("4;{id};1;1;9;;65:{}0:", "k".repeat(65)),
+            format!("4;{id};1;1;9;;1:k801:{}", "v".repeat(801)),
             // A length that ends inside a character.
-            format!("3;{id};1;1;;1:\u{3042}0:"),
-            format!("3;{id};1;1;;1:k2:\u{3042}"),
+            format!("4;{id};1;1;9;;1:\u{3042}0:"),
+            format!("4;{id};1;1;9;;1:k2:\u{3042}"),
         ] {
             assert_eq!(Session::decode(&junk), None, "{junk}");
         }
@@ -457,7 +484,7 @@ mod tests {
 
     #[test]
     fn every_session_gets_its_own_id() {
-        let (a, b) = (Session::start("a", 0), Session::start("a", 0));
+        let (a, b) = (Session::start("a", 0, 1), Session::start("a", 0, 1));
         assert_ne!(a.id(), b.id());
         assert_eq!(SessionId::from_hex(&a.id().to_hex()), Some(a.id()));
         assert_eq!(format!("{:?}", a.id()), "SessionId(..)");
@@ -467,7 +494,7 @@ mod tests {
 
     #[test]
     fn touch_never_goes_back_in_time() {
-        let mut s = Session::start("a", 1000);
+        let mut s = Session::start("a", 1000, 2000);
         s.touch(500);
         assert_eq!(s.last_seen(), 1000);
     }

@@ -68,6 +68,7 @@ impl Server {
             .env("ROCKET_CLI_COLORS", "false")
             .env("ROCKET_WORKERS", "4")
             .env("ROCKET_SESSION_REVOCATION_STORE", super::fresh_store())
+            .env("ROCKET_SESSION_REVOCATION_SPOOL", super::fresh_store())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

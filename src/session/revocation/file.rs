@@ -1,13 +1,33 @@
 //! The embedded store: an append-only file of `<id> <until>` lines. Each
 //! revocation is appended and fsynced before the logout answers, so one
-//! acknowledged to a browser survives `kill -9` and a restart. Opening the
-//! file drops what has expired and rewrites it (atomically, by rename); so
-//! does appending once the file holds more dead lines than live ones.
+//! acknowledged to a browser survives `kill -9` and a restart.
+//!
+//! What can go wrong with a file is handled where it happens:
+//! - a write that fails part-way (a full disk) is cut back to the last
+//!   whole line, so it never glues itself to the next revocation; what
+//!   could not be written is kept and written with the next one;
+//! - a path that is not a regular file (a device, a FIFO, a symlink, a
+//!   folder) is refused at start, never replaced;
+//! - a file deleted, replaced or truncated while the app runs is noticed
+//!   at the next write, reported, and written anew from memory;
+//! - opening the file drops what has expired and says how many lines were
+//!   unreadable; appending compacts it once most of its lines are dead,
+//!   decided by counts kept as it goes, never by walking the revocations.
+//!
+//! One thread of the store's own writes the file: the revocations that
+//! arrive while it fsyncs are written together by the next write and
+//! fsync (a group commit), so concurrent logouts share the disk's wait
+//! instead of each taking a blocking thread of Rocket's.
 
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+
+use rocket::tokio::sync::oneshot;
 
 use super::{Durability, Mirror};
 use crate::session::{Millis, SessionId};
@@ -15,32 +35,80 @@ use crate::session::{Millis, SessionId};
 /// Lines appended before a compaction is considered.
 const COMPACT_AFTER: usize = 1024;
 
+/// The suffix of the lock file beside the store. A store whose own name
+/// ends in it is refused, so a store can never be another one's lock.
+const LOCK_SUFFIX: &str = ".lock";
+/// The suffix of the temporary file a compaction writes before renaming.
+const COMPACTING_SUFFIX: &str = ".compacting";
+
+/// `path` with `suffix` added to its file name (never replacing an
+/// extension, so `a.lock` and `a` get different locks).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Whether `path` can hold the store: see [`claim`].
 pub(super) fn check(path: &Path) -> io::Result<()> {
     claim(path).map(drop)
 }
 
-/// Makes `path`'s folder if need be, locks the store for this process and
-/// makes sure the file can be opened for appending. The lock holds as long
-/// as the returned file is open.
+/// Makes `path`'s folder if need be, refuses a path that is or could be
+/// taken for something else than the store's own regular file, locks the
+/// store for this process and makes sure the file can be opened for
+/// appending. The lock holds as long as the returned file is open.
 fn claim(path: &Path) -> io::Result<File> {
+    for suffix in [LOCK_SUFFIX, COMPACTING_SUFFIX] {
+        if path.as_os_str().to_string_lossy().ends_with(suffix) {
+            return Err(io::Error::other(format!(
+                "a store's name must not end in `{suffix}`, which the store uses beside itself"
+            )));
+        }
+    }
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(folder)?;
     }
+    regular_or_absent(path)?;
     let lock = lock(path)?;
-    OpenOptions::new().create(true).append(true).open(path)?;
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    // Between the look and the open, something else could have been put
+    // there: the file opened must be the regular file looked at.
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
     Ok(lock)
+}
+
+/// Refuses anything at `path` but a regular file: a device, a FIFO, a
+/// folder or a symlink there is the operator's, not the store's.
+fn regular_or_absent(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(found) if found.file_type().is_file() => Ok(()),
+        Ok(_) => Err(not_regular()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn not_regular() -> io::Error {
+    io::Error::other(
+        "it is not a regular file (a symlink, device, FIFO or folder is never replaced); \
+         name a file of its own",
+    )
 }
 
 /// Locks the store for this process. Two instances on one file would each
 /// compact it away from under the other: several instances share
 /// revocations through Redis instead.
 fn lock(path: &Path) -> io::Result<File> {
+    let lock_path = beside(path, LOCK_SUFFIX);
+    regular_or_absent(&lock_path)?;
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path.with_extension("lock"))?;
+        .open(lock_path)?;
     lock.try_lock().map_err(|_| {
         io::Error::other(
             "another running instance uses it (instances that serve the same users share \
@@ -50,87 +118,289 @@ fn lock(path: &Path) -> io::Result<File> {
     Ok(lock)
 }
 
+/// How a file store compacts itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Compaction {
+    /// Once most lines are dead, rewritten with the mirror's live ones.
+    FromMirror,
+    /// Never while running: the owner empties it ([`FileStore::clear`]),
+    /// as the Redis spool does once Redis holds what it queued.
+    ByOwner,
+}
+
 pub(super) struct FileStore {
     state: Arc<Mutex<State>>,
+    /// To the writer thread, which ends once this is dropped.
+    jobs: mpsc::Sender<Job>,
+    /// What went wrong with the file, for `/readyz` (its own lock, so a
+    /// readiness probe never waits behind an fsync).
+    trouble: Arc<Mutex<Option<String>>>,
     /// Held as long as the store is open.
     _lock: File,
+}
+
+/// One revocation for the writer thread, and where to say what became of it.
+struct Job {
+    revocation: (SessionId, Millis),
+    now: Millis,
+    done: oneshot::Sender<Durability>,
 }
 
 struct State {
     path: PathBuf,
     file: File,
+    /// Which file the path named when it was opened: (device, inode).
+    identity: (u64, u64),
+    /// Bytes of whole lines in the file: a failed write is cut back here.
+    len: u64,
     /// Lines in the file now.
     lines: usize,
+    /// Revocations acknowledged as not stored, written with the next one.
+    unwritten: Vec<(SessionId, Millis)>,
+    /// The file changed under the app (shown until it restarts).
+    incident: Option<String>,
+    compaction: Compaction,
+}
+
+/// What opening a store found in its file.
+pub(super) struct Opened {
+    pub(super) store: FileStore,
+    /// The live revocations it held (also put into the mirror).
+    pub(super) live: usize,
+    /// Lines that were not revocations (a line torn by a crash included).
+    pub(super) unreadable: usize,
 }
 
 impl FileStore {
     /// Reads every live revocation into `mirror` and rewrites the file
-    /// with only those.
-    pub(super) fn open(path: &Path, mirror: &Mirror, now: Millis) -> io::Result<FileStore> {
+    /// with only those, a line at a time (a large store is never held
+    /// whole in memory). Starts the store's writer thread.
+    pub(super) fn open(
+        path: &Path,
+        mirror: &Arc<Mirror>,
+        now: Millis,
+        compaction: Compaction,
+    ) -> io::Result<Opened> {
         let lock = claim(path)?;
-        let text = fs::read(path)?;
-        // Only whole lines count: a line cut short by a crash was never
-        // acknowledged.
-        for line in text.split_inclusive(|b| *b == b'\n') {
-            if let Some((id, until)) = parse(line).filter(|(_, until)| *until > now) {
-                mirror.insert(id, until);
+        let mut reader = BufReader::new(File::open(path)?);
+        let (mut live, mut unreadable) = (0, 0);
+        let (file, len) = rewrite_with(path, |out| {
+            let mut line = Vec::with_capacity(64);
+            while reader.read_until(b'\n', &mut line)? > 0 {
+                match parse(&line) {
+                    Some((id, until)) if until > now => {
+                        mirror.insert(id, until);
+                        out.write_all(&line)?;
+                        live += 1;
+                    }
+                    Some(_) => {}
+                    None => unreadable += 1,
+                }
+                line.clear();
             }
-        }
-        let live = mirror.live(now);
-        let file = rewrite(path, &live)?;
-        Ok(FileStore {
-            state: Arc::new(Mutex::new(State {
-                path: path.to_owned(),
-                file,
-                lines: live.len(),
-            })),
+            Ok(())
+        })?;
+        let state = Arc::new(Mutex::new(State {
+            path: path.to_owned(),
+            identity: identity(&file.metadata()?),
+            file,
+            len,
+            lines: live,
+            unwritten: Vec::new(),
+            incident: None,
+            compaction,
+        }));
+        let trouble = Arc::default();
+        let (jobs, queue) = mpsc::channel();
+        let writer = Writer {
+            state: state.clone(),
+            trouble: Arc::clone(&trouble),
+            mirror: mirror.clone(),
+        };
+        thread::Builder::new()
+            .name("revocation-writer".into())
+            .spawn(move || writer.run(queue))?;
+        let store = FileStore {
+            state,
+            jobs,
+            trouble,
             _lock: lock,
+        };
+        Ok(Opened {
+            store,
+            live,
+            unreadable,
         })
     }
 
-    /// Appends one revocation and fsyncs, off the async workers.
-    pub(super) async fn append(
-        &self,
-        id: SessionId,
-        until: Millis,
-        mirror: Arc<Mirror>,
-        now: Millis,
-    ) -> Durability {
-        let state = self.state.clone();
-        let written = rocket::tokio::task::spawn_blocking(move || {
-            let mut state = state.lock().expect("BUG: revocation file lock poisoned");
-            state.append(id, until)?;
-            // The mirror is read under the file's lock, so a revocation
-            // appended after this snapshot lands in the new file.
-            let live = mirror.live(now);
-            if state.lines > COMPACT_AFTER && state.lines > 2 * live.len() {
-                state.file = rewrite(&state.path, &live)?;
-                state.lines = live.len();
-            }
-            io::Result::Ok(())
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => Durability::Written,
-            Ok(Err(e)) => {
-                rocket::error!("revocations: writing the store failed: {e}");
-                Durability::MemoryOnly
-            }
-            Err(e) => {
-                rocket::error!("revocations: the store's writer failed: {e}");
-                Durability::MemoryOnly
+    /// Appends one revocation and fsyncs it, with whatever others arrive
+    /// meanwhile, on the store's writer thread; answers once it is on disk
+    /// (`Written`) or could not be written (`MemoryOnly`).
+    pub(super) async fn append(&self, id: SessionId, until: Millis, now: Millis) -> Durability {
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            revocation: (id, until),
+            now,
+            done,
+        };
+        if self.jobs.send(job).is_err() {
+            return Durability::MemoryOnly;
+        }
+        answer.await.unwrap_or(Durability::MemoryOnly)
+    }
+
+    /// Empties the file (for a store whose owner has put its lines
+    /// elsewhere, as the Redis spool does once Redis has them).
+    pub(super) fn clear(&self) -> io::Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .expect("BUG: revocation file lock poisoned");
+        state.unwritten.clear();
+        let path = state.path.clone();
+        state.replace(&path, &[])
+    }
+
+    /// What is wrong with the file now, if anything: revocations not yet
+    /// written, or a file that changed under the app.
+    pub(super) fn trouble(&self) -> Option<String> {
+        self.trouble
+            .lock()
+            .expect("BUG: trouble lock poisoned")
+            .clone()
+    }
+}
+
+/// The store's writer thread: takes every job waiting, writes them with
+/// one write and one fsync, and answers each.
+struct Writer {
+    state: Arc<Mutex<State>>,
+    trouble: Arc<Mutex<Option<String>>>,
+    mirror: Arc<Mirror>,
+}
+
+impl Writer {
+    fn run(self, queue: mpsc::Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            batch.extend(queue.try_iter());
+            let now = batch.iter().map(|job| job.now).max().unwrap_or_default();
+            let mut state = self
+                .state
+                .lock()
+                .expect("BUG: revocation file lock poisoned");
+            let outcome = state.append(batch.iter().map(|job| job.revocation), &self.mirror, now);
+            *self.trouble.lock().expect("BUG: trouble lock poisoned") = state.report(&outcome);
+            drop(state);
+            let durability = match outcome {
+                Ok(()) => Durability::Written,
+                Err(e) => {
+                    rocket::error!("revocations: writing the store failed: {e}");
+                    Durability::MemoryOnly
+                }
+            };
+            for job in batch {
+                let _ = job.done.send(durability);
             }
         }
     }
 }
 
 impl State {
-    fn append(&mut self, id: SessionId, until: Millis) -> io::Result<()> {
-        self.file.write_all(line(id, until).as_bytes())?;
-        self.file.sync_data()?;
-        self.lines += 1;
+    fn append(
+        &mut self,
+        revocations: impl Iterator<Item = (SessionId, Millis)>,
+        mirror: &Mirror,
+        now: Millis,
+    ) -> io::Result<()> {
+        self.unwritten.extend(revocations);
+        if self.was_changed()? {
+            // The revocations in memory are the truth: write them anew.
+            let path = self.path.clone();
+            self.replace(&path, &mirror.live(now))?;
+            self.unwritten.clear();
+            let incident = "the file was deleted, replaced or truncated while the app ran; \
+                            it was written anew from memory";
+            self.incident = Some(incident.to_owned());
+            return Err(io::Error::other(incident));
+        }
+        let text: String = self
+            .unwritten
+            .iter()
+            .map(|(id, until)| line(*id, *until))
+            .collect();
+        if let Err(e) = self
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.sync_data())
+        {
+            // Whatever part of it reached the file is cut off, so the next
+            // write starts on a line of its own. If even that fails, the
+            // next write tries again first (see `was_changed`).
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += text.len() as u64;
+        self.lines += self.unwritten.len();
+        self.unwritten.clear();
+        let compact = self.compaction == Compaction::FromMirror
+            && self.lines > COMPACT_AFTER
+            && self.lines > 2 * mirror.len();
+        if compact {
+            let path = self.path.clone();
+            self.replace(&path, &mirror.live(now))?;
+        }
         Ok(())
     }
+
+    /// Whether the path no longer names the file held, or the file was cut
+    /// shorter than what was written. A tail longer than what was written
+    /// is what a failed write left, and is cut back here.
+    fn was_changed(&mut self) -> io::Result<bool> {
+        let named = match fs::symlink_metadata(&self.path) {
+            Ok(named) => named,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        if identity(&named) != self.identity {
+            return Ok(true);
+        }
+        let held = self.file.metadata()?.len();
+        if held < self.len {
+            return Ok(true);
+        }
+        if held > self.len {
+            self.file.set_len(self.len)?;
+        }
+        Ok(false)
+    }
+
+    fn replace(&mut self, path: &Path, live: &[(SessionId, Millis)]) -> io::Result<()> {
+        let (file, len) = rewrite(path, live)?;
+        self.identity = identity(&file.metadata()?);
+        self.file = file;
+        self.len = len;
+        self.lines = live.len();
+        Ok(())
+    }
+
+    /// The trouble to show after an append that ended in `outcome`.
+    fn report(&self, outcome: &io::Result<()>) -> Option<String> {
+        match (outcome, &self.incident) {
+            (Err(e), _) if !self.unwritten.is_empty() => Some(format!(
+                "revocation file: {} revocation(s) not yet written ({e}); \
+                 they hold on this instance until it restarts or a write succeeds",
+                self.unwritten.len()
+            )),
+            (Err(e), None) => Some(format!("revocation file: {e}")),
+            (_, Some(incident)) => Some(format!("revocation file: {incident}")),
+            (Ok(()), None) => None,
+        }
+    }
+}
+
+fn identity(metadata: &fs::Metadata) -> (u64, u64) {
+    (metadata.dev(), metadata.ino())
 }
 
 fn line(id: SessionId, until: Millis) -> String {
@@ -143,22 +413,37 @@ fn parse(line: &[u8]) -> Option<(SessionId, Millis)> {
     Some((SessionId::from_hex(id)?, until.parse().ok()?))
 }
 
-/// Replaces the file with `live`, through a fsynced temporary file and a
-/// rename, so a crash leaves the old file or the new one, never half of
-/// one. Returns the new file, open for appending.
-fn rewrite(path: &Path, live: &[(SessionId, Millis)]) -> io::Result<File> {
-    let temporary = path.with_extension("compacting");
-    {
-        let mut file = File::create(&temporary)?;
-        let text: String = live.iter().map(|(id, until)| line(*id, *until)).collect();
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
+/// Replaces the file with `live`: see [`rewrite_with`].
+fn rewrite(path: &Path, live: &[(SessionId, Millis)]) -> io::Result<(File, u64)> {
+    rewrite_with(path, |out| {
+        live.iter()
+            .try_for_each(|(id, until)| out.write_all(line(*id, *until).as_bytes()))
+    })
+}
+
+/// Replaces the file with what `write` writes, through a fsynced temporary
+/// file and a rename, so a crash leaves the old file or the new one, never
+/// half of one. Returns the new file, open for appending, and its length.
+fn rewrite_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<(File, u64)> {
+    let temporary = beside(path, COMPACTING_SUFFIX);
+    let mut out = BufWriter::new(File::create(&temporary)?);
+    let written = write(&mut out)
+        .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+        .and_then(|file| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(e);
     }
     fs::rename(&temporary, path)?;
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         File::open(folder)?.sync_all()?;
     }
-    OpenOptions::new().append(true).open(path)
+    let file = OpenOptions::new().append(true).open(path)?;
+    let len = file.metadata()?.len();
+    Ok((file, len))
 }
 
 #[cfg(test)]
@@ -174,16 +459,20 @@ mod tests {
         dir.join("nested").join("revoked")
     }
 
+    fn open(path: &Path, mirror: &Arc<Mirror>, now: Millis) -> io::Result<FileStore> {
+        FileStore::open(path, mirror, now, Compaction::FromMirror).map(|opened| opened.store)
+    }
+
     #[test]
     fn a_reopened_store_holds_what_was_written_and_not_what_expired() {
         let path = temp_path("reopen");
         let mirror = Arc::new(Mirror::default());
-        let store = FileStore::open(&path, &mirror, 0).unwrap();
+        let store = open(&path, &mirror, 0).unwrap();
         let (kept, expired) = (SessionId::random(), SessionId::random());
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         for (id, until) in [(kept, 10_000), (expired, 500)] {
             mirror.insert(id, until);
-            let written = runtime.block_on(store.append(id, until, mirror.clone(), 0));
+            let written = runtime.block_on(store.append(id, until, 0));
             assert_eq!(written, Durability::Written);
         }
         // A line torn by a crash, and junk.
@@ -192,11 +481,12 @@ mod tests {
         drop(file);
         drop(store);
 
-        let reopened = Mirror::default();
-        FileStore::open(&path, &reopened, 1_000).unwrap();
+        let reopened = Arc::new(Mirror::default());
+        let opened = FileStore::open(&path, &reopened, 1_000, Compaction::FromMirror).unwrap();
         assert!(reopened.contains(&kept, 1_000));
         assert!(!reopened.contains(&expired, 400), "dropped on open");
         assert_eq!(reopened.len(), 1);
+        assert_eq!((opened.live, opened.unreadable), (1, 2));
         // The file was compacted to its one live line.
         assert_eq!(fs::read_to_string(&path).unwrap(), line(kept, 10_000));
     }
@@ -205,32 +495,131 @@ mod tests {
     fn appending_compacts_a_file_of_dead_lines() {
         let path = temp_path("compact");
         let mirror = Arc::new(Mirror::default());
-        let store = FileStore::open(&path, &mirror, 0).unwrap();
+        let store = open(&path, &mirror, 0).unwrap();
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         for i in 0..=COMPACT_AFTER as u64 {
             let id = SessionId::random();
             mirror.insert(id, 1_000 + i);
-            runtime.block_on(store.append(id, 1_000 + i, mirror.clone(), 0));
+            runtime.block_on(store.append(id, 1_000 + i, 0));
         }
         let before = fs::read_to_string(&path).unwrap().lines().count();
-        // Later, all but the last have expired: the next append compacts.
+        // Later, all but the last have expired and been pruned: the next
+        // append compacts.
+        let later = 1_000 + super::super::PRUNE_EVERY + COMPACT_AFTER as u64;
+        mirror.prune(later);
         let id = SessionId::random();
-        mirror.insert(id, 1_000_000);
-        runtime.block_on(store.append(id, 1_000_000, mirror.clone(), 1_000 + COMPACT_AFTER as u64));
+        mirror.insert(id, later + 1_000_000);
+        runtime.block_on(store.append(id, later + 1_000_000, later));
         let after = fs::read_to_string(&path).unwrap().lines().count();
         assert!(before > COMPACT_AFTER, "{before}");
         assert_eq!(after, 1, "only the live line stays");
     }
 
     #[test]
+    fn a_torn_tail_is_cut_back_before_the_next_line() {
+        let path = temp_path("torn");
+        let mirror = Arc::new(Mirror::default());
+        let store = open(&path, &mirror, 0).unwrap();
+        let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+        let first = SessionId::random();
+        mirror.insert(first, 10_000);
+        runtime.block_on(store.append(first, 10_000, 0));
+        // What a write that failed part-way would leave.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"0123456").unwrap();
+        drop(file);
+        let victim = SessionId::random();
+        mirror.insert(victim, 10_000);
+        let written = runtime.block_on(store.append(victim, 10_000, 0));
+        assert_eq!(written, Durability::Written);
+        drop(store);
+        let reopened = Arc::new(Mirror::default());
+        let opened = FileStore::open(&path, &reopened, 0, Compaction::FromMirror).unwrap();
+        assert!(reopened.contains(&victim, 1));
+        assert_eq!((opened.live, opened.unreadable), (2, 0));
+    }
+
+    #[test]
+    fn a_file_deleted_or_truncated_while_running_is_written_anew() {
+        let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+        for damage in ["delete", "truncate"] {
+            let path = temp_path(damage);
+            let mirror = Arc::new(Mirror::default());
+            let store = open(&path, &mirror, 0).unwrap();
+            let before = SessionId::random();
+            mirror.insert(before, 10_000);
+            runtime.block_on(store.append(before, 10_000, 0));
+            match damage {
+                "delete" => fs::remove_file(&path).unwrap(),
+                _ => File::create(&path).map(drop).unwrap(),
+            }
+            let after = SessionId::random();
+            mirror.insert(after, 10_000);
+            let written = runtime.block_on(store.append(after, 10_000, 0));
+            assert_eq!(written, Durability::MemoryOnly, "{damage}: reported");
+            let trouble = store.trouble().expect("reported for /readyz");
+            assert!(trouble.contains("written anew"), "{trouble}");
+            drop(store);
+            let reopened = Arc::new(Mirror::default());
+            FileStore::open(&path, &reopened, 0, Compaction::FromMirror).unwrap();
+            assert!(reopened.contains(&before, 1), "{damage}");
+            assert!(reopened.contains(&after, 1), "{damage}");
+        }
+    }
+
+    #[test]
     fn one_file_serves_one_instance() {
         let path = temp_path("locked");
-        let first = FileStore::open(&path, &Mirror::default(), 0).unwrap();
-        let second = FileStore::open(&path, &Mirror::default(), 0);
+        let first = open(&path, &Arc::default(), 0).unwrap();
+        let second = open(&path, &Arc::default(), 0);
         assert!(second.is_err(), "a second instance on the same file");
         assert!(check(&path).is_err());
         drop(first);
-        assert!(FileStore::open(&path, &Mirror::default(), 0).is_ok());
+        assert!(open(&path, &Arc::default(), 0).is_ok());
+    }
+
+    #[test]
+    fn a_store_is_never_a_lock_or_a_temporary_file() {
+        let path = temp_path("suffixes");
+        let _first = open(&path, &Arc::default(), 0).unwrap();
+        for name in ["revoked.lock", "revoked.compacting"] {
+            let other = path.with_file_name(name);
+            let error = check(&other).unwrap_err().to_string();
+            assert!(error.contains("must not end in"), "{error}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_refused_and_left_alone() {
+        let path = temp_path("not-regular");
+        let folder = path.parent().unwrap();
+        fs::create_dir_all(folder).unwrap();
+        let target = folder.join("target");
+        fs::write(&target, "kept\n").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let error = check(&path).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
+        assert!(fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "kept\n");
+        for special in ["/dev/null", "/dev/full", "/tmp"] {
+            let error = check(Path::new(special)).unwrap_err().to_string();
+            assert!(error.contains("not a regular file"), "{special}: {error}");
+        }
+        assert!(
+            !Path::new("/dev/null.lock").exists(),
+            "nothing made beside a device"
+        );
+        let fifo = folder.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let error = check(&fifo).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
     }
 
     #[test]

@@ -7,20 +7,19 @@
 //! Every instance keeps the revocations in memory, so the check on each
 //! request is a hash lookup. The store behind the memory keeps them across
 //! restarts: an append-only file (the embedded default) or Redis, which
-//! also announces each revocation to the other instances.
+//! also announces each revocation to the other instances. While Redis is
+//! unreachable, revocations wait in a local file of the same format (the
+//! spool), so one acknowledged then is not lost if the instance dies.
 
 mod file;
 mod redis;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::{Clock, Millis, SessionId};
-
-/// The embedded store's default file, under the working folder.
-pub const DEFAULT_STORE: &str = "data/revoked-sessions";
 
 /// How often, at most, expired revocations are dropped from memory.
 const PRUNE_EVERY: Millis = 60_000;
@@ -69,11 +68,20 @@ impl StoreSetting {
 pub enum Durability {
     /// Written (and, for the file, fsynced).
     Written,
-    /// The store is unreachable: kept in memory, written when it is back.
+    /// Redis is unreachable: written to the local spool (fsynced), and to
+    /// Redis when it is back, also after a restart.
     Queued,
-    /// The file could not be written: kept in memory only, so it holds on
-    /// this instance until it restarts (the error is logged).
+    /// No file could be written: kept in memory only, so it holds on this
+    /// instance until it restarts or a later write succeeds (the error is
+    /// logged and shown by `/readyz`).
     MemoryOnly,
+}
+
+impl Durability {
+    /// Whether the revocation is on disk (here or in Redis) once answered.
+    pub fn is_stored(self) -> bool {
+        self != Durability::MemoryOnly
+    }
 }
 
 /// The revocations every instance holds in memory.
@@ -149,24 +157,25 @@ pub struct Revocations {
 
 impl Revocations {
     /// Opens the store: a file is read whole (and compacted); Redis is
-    /// connected to in the background, from Rocket's runtime.
-    pub fn open(setting: &StoreSetting, clock: Clock) -> Result<Revocations, String> {
+    /// connected to in the background, from Rocket's runtime, with
+    /// `spool` as the file that keeps revocations while it is unreachable.
+    pub fn open(setting: &StoreSetting, spool: &Path, clock: Clock) -> Result<Revocations, String> {
         let mirror = Arc::new(Mirror::default());
         let backend = match setting {
-            StoreSetting::File(path) => {
-                let store = file::FileStore::open(path, &mirror, clock.now()).map_err(|e| {
-                    format!(
-                        "session_revocation_store `{}` cannot be used: {e}",
-                        path.display()
-                    )
-                })?;
-                Backend::File(store)
+            StoreSetting::File(path) => Backend::File(
+                open_file(path, &mirror, &clock, file::Compaction::FromMirror)
+                    .map_err(|e| in_setting("session_revocation_store", path, e))?,
+            ),
+            StoreSetting::Redis(url) => {
+                let spool = open_file(spool, &mirror, &clock, file::Compaction::ByOwner)
+                    .map_err(|e| in_setting("session_revocation_spool", spool, e))?;
+                Backend::Redis(redis::RedisStore::start(
+                    url,
+                    spool,
+                    mirror.clone(),
+                    clock.clone(),
+                )?)
             }
-            StoreSetting::Redis(url) => Backend::Redis(redis::RedisStore::start(
-                url,
-                mirror.clone(),
-                clock.clone(),
-            )?),
         };
         Ok(Revocations {
             mirror,
@@ -191,13 +200,23 @@ impl Revocations {
         }
         self.mirror.insert(id, until);
         match &self.backend {
-            Backend::File(store) => store.append(id, until, self.mirror.clone(), now).await,
+            Backend::File(store) => store.append(id, until, now).await,
             Backend::Redis(store) => store.revoke(id, until).await,
         }
     }
 
+    /// What is wrong with the store now, in one line, if anything: Redis
+    /// unreachable, revocations not yet written, a file changed under the
+    /// app. The instance serves all the same.
+    pub fn trouble(&self) -> Option<String> {
+        match &self.backend {
+            Backend::File(store) => store.trouble(),
+            Backend::Redis(store) => store.trouble(),
+        }
+    }
+
     /// Whether the store is reachable now (the file always is).
-    pub fn is_ready(&self) -> bool {
+    pub fn is_reachable(&self) -> bool {
         match &self.backend {
             Backend::File(_) => true,
             Backend::Redis(store) => store.is_connected(),
@@ -214,6 +233,33 @@ impl Revocations {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Opens a file store for `mirror`, saying at start what it found.
+fn open_file(
+    path: &Path,
+    mirror: &Arc<Mirror>,
+    clock: &Clock,
+    compaction: file::Compaction,
+) -> std::io::Result<file::FileStore> {
+    let opened = file::FileStore::open(path, mirror, clock.now(), compaction)?;
+    rocket::info!(
+        "revocations: {} held from `{}`",
+        opened.live,
+        path.display()
+    );
+    if opened.unreadable > 0 {
+        rocket::warn!(
+            "revocations: {} unreadable line(s) in `{}` dropped",
+            opened.unreadable,
+            path.display()
+        );
+    }
+    Ok(opened.store)
+}
+
+fn in_setting(setting: &str, path: &Path, e: std::io::Error) -> String {
+    format!("{setting} `{}` cannot be used: {e}", path.display())
 }
 
 #[cfg(test)]

@@ -6,8 +6,14 @@
 //! connects (or reconnects) subscribes first, then loads every revocation
 //! Redis holds, then writes back, and announces, each one it holds that
 //! Redis lacks: a Redis restarted empty gets back everything any running
-//! instance still knows. While Redis is unreachable, revocations are queued
-//! and the connection is retried with a backoff capped at five seconds.
+//! instance still knows. While Redis is unreachable, revocations are
+//! written to the local spool file before the logout answers, and the
+//! connection is retried with a backoff capped at five seconds; the spool is
+//! read back at start, so a queued revocation outlives its instance.
+//!
+//! Every call to Redis is bounded by [`TIMEOUT`], and so is a logout's wait
+//! for the link: past it, the revocation is spooled by the logout itself.
+//! Keys and messages that are not revocations are skipped and counted.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +26,7 @@ use rocket::futures::StreamExt;
 use rocket::tokio::sync::{mpsc, oneshot};
 use rocket::tokio::time::{sleep, timeout};
 
+use super::file::FileStore;
 use super::{Durability, Mirror};
 use crate::session::{Clock, Millis, SessionId};
 
@@ -38,12 +45,17 @@ struct Revoke {
 pub(super) struct RedisStore {
     requests: mpsc::UnboundedSender<Revoke>,
     connected: Arc<AtomicBool>,
+    spool: Arc<FileStore>,
+    clock: Clock,
 }
 
 impl RedisStore {
     /// Starts the link on the current Tokio runtime (Rocket's, at ignition).
+    /// What `spool` held is already in `mirror`, and so reaches Redis with
+    /// everything else the instance holds once it connects.
     pub(super) fn start(
         url: &str,
+        spool: FileStore,
         mirror: Arc<Mirror>,
         clock: Clock,
     ) -> Result<RedisStore, String> {
@@ -51,30 +63,59 @@ impl RedisStore {
             .map_err(|_| "session_revocation_store is not a valid Redis URL".to_owned())?;
         let (requests, queue) = mpsc::unbounded_channel();
         let connected = Arc::new(AtomicBool::new(false));
+        let spool = Arc::new(spool);
         let link = Link {
             client,
             mirror,
-            clock,
+            clock: clock.clone(),
             connected: connected.clone(),
+            spool: spool.clone(),
             pending: VecDeque::new(),
+            skipped: 0,
         };
         rocket::tokio::spawn(link.run(queue));
         Ok(RedisStore {
             requests,
             connected,
+            spool,
+            clock,
         })
     }
 
+    /// Hands the revocation to the link and waits for its answer, at most
+    /// twice [`TIMEOUT`]; past that (or with the link gone) the revocation
+    /// is spooled here, and the link's own write, if it comes, is harmless.
     pub(super) async fn revoke(&self, id: SessionId, until: Millis) -> Durability {
         let (done, answer) = oneshot::channel();
-        if self.requests.send(Revoke { id, until, done }).is_err() {
-            return Durability::Queued;
+        if self.requests.send(Revoke { id, until, done }).is_ok() {
+            if let Ok(Ok(durability)) = timeout(2 * TIMEOUT, answer).await {
+                return durability;
+            }
         }
-        answer.await.unwrap_or(Durability::Queued)
+        rocket::warn!("revocations: Redis did not answer in time; spooling");
+        spool(&self.spool, id, until, &self.clock).await
     }
 
     pub(super) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Redis unreachable, or a spool that could not be written.
+    pub(super) fn trouble(&self) -> Option<String> {
+        let unreachable = (!self.is_connected())
+            .then(|| "Redis unreachable: revocations wait in the spool file".to_owned());
+        match (unreachable, self.spool.trouble()) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Writes a revocation to the spool: `Queued` once it is on disk.
+async fn spool(spool: &FileStore, id: SessionId, until: Millis, clock: &Clock) -> Durability {
+    match spool.append(id, until, clock.now()).await {
+        Durability::Written => Durability::Queued,
+        other => other,
     }
 }
 
@@ -83,8 +124,18 @@ struct Link {
     mirror: Arc<Mirror>,
     clock: Clock,
     connected: Arc<AtomicBool>,
-    /// Revocations not yet written to Redis.
+    spool: Arc<FileStore>,
+    /// Revocations not yet written to Redis (also in the spool).
     pending: VecDeque<(SessionId, Millis)>,
+    /// Keys and messages skipped as not revocations (logged once).
+    skipped: u64,
+}
+
+/// `what` bounded by [`TIMEOUT`], a late answer being an error.
+async fn bounded<T>(what: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    timeout(TIMEOUT, what)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()))
 }
 
 fn key(id: &SessionId) -> String {
@@ -127,10 +178,7 @@ impl Link {
                 rocket::tokio::select! {
                     _ = &mut deadline => break,
                     request = requests.recv() => match request {
-                        Some(request) => {
-                            self.pending.push_back((request.id, request.until));
-                            let _ = request.done.send(Durability::Queued);
-                        }
+                        Some(request) => self.queue(request).await,
                         None => return,
                     },
                 }
@@ -149,12 +197,8 @@ impl Link {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let mut pubsub = timeout(TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| {
-                redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
-            })??;
-        pubsub.subscribe(CHANNEL).await?;
+        let mut pubsub = bounded(self.client.get_async_pubsub()).await?;
+        bounded(pubsub.subscribe(CHANNEL)).await?;
         self.load(&mut conn).await?;
         let now = self.clock.now();
         for (id, until) in self.mirror.live(now) {
@@ -164,11 +208,34 @@ impl Link {
             self.write(&mut conn, id, until, false).await?;
             self.pending.pop_front();
         }
+        // Redis holds everything this instance knows: the spool's lines
+        // have done their work.
+        if let Err(e) = self.spool.clear() {
+            rocket::warn!("revocations: the spool could not be emptied: {e}");
+        }
         Ok((conn, pubsub))
     }
 
-    /// Every revocation Redis holds, into memory.
-    async fn load(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+    /// Spools a revocation Redis could not take, keeps it for the next
+    /// connection, and answers the logout.
+    async fn queue(&mut self, request: Revoke) {
+        let stored = spool(&self.spool, request.id, request.until, &self.clock).await;
+        self.pending.push_back((request.id, request.until));
+        let _ = request.done.send(stored);
+    }
+
+    /// Counts a key or message that is not a revocation; the first is
+    /// logged, so junk in Redis is seen without flooding the log.
+    fn skip(&mut self, what: &str) {
+        if self.skipped == 0 {
+            rocket::warn!("revocations: skipping a {what} in Redis that is not a revocation");
+        }
+        self.skipped += 1;
+    }
+
+    /// Every revocation Redis holds, into memory; anything else under the
+    /// prefix is skipped.
+    async fn load(&mut self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -180,12 +247,21 @@ impl Link {
                 .query_async(conn)
                 .await?;
             if !keys.is_empty() {
-                let untils: Vec<Option<Millis>> =
+                // As raw values: one that is not a number must not fail
+                // the load of all the others.
+                let untils: Vec<redis::Value> =
                     redis::cmd("MGET").arg(&keys).query_async(conn).await?;
                 for (key, until) in keys.iter().zip(untils) {
                     let id = key.strip_prefix(KEY_PREFIX).and_then(SessionId::from_hex);
-                    if let (Some(id), Some(until)) = (id, until) {
-                        self.mirror.insert(id, until);
+                    let until = match until {
+                        redis::Value::Nil => continue, // expired since the scan
+                        value => redis::from_redis_value::<Millis>(value).ok(),
+                    };
+                    match (id, until) {
+                        (Some(id), Some(until)) => {
+                            self.mirror.insert(id, until);
+                        }
+                        _ => self.skip("key"),
                     }
                 }
             }
@@ -245,8 +321,7 @@ impl Link {
                             let _ = request.done.send(Durability::Written);
                         }
                         Err(e) => {
-                            self.pending.push_back((request.id, request.until));
-                            let _ = request.done.send(Durability::Queued);
+                            self.queue(request).await;
                             return Err(e);
                         }
                     }
@@ -256,13 +331,20 @@ impl Link {
                         return Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset).into());
                     };
                     let payload: String = message.get_payload().unwrap_or_default();
-                    if let Some((id, until)) = payload.split_once(' ') {
-                        if let (Some(id), Ok(until)) = (SessionId::from_hex(id), until.parse()) {
+                    match parse_announcement(&payload) {
+                        Some((id, until)) => {
                             mirror.insert(id, until);
                         }
+                        None => self.skip("message"),
                     }
                 }
             }
         }
     }
+}
+
+/// An announcement as [`Link::write`] publishes it: `<id> <until>`.
+fn parse_announcement(payload: &str) -> Option<(SessionId, Millis)> {
+    let (id, until) = payload.split_once(' ')?;
+    Some((SessionId::from_hex(id)?, until.parse().ok()?))
 }
