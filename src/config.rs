@@ -2,15 +2,16 @@
 //! ignition, then shared as managed state. Nothing here is global.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
 use cookie::Key;
+use figment::error::Kind;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::magic::RelativePathBuf;
-use figment::value::Value;
-use figment::{Figment, Profile};
+use figment::value::{Dict, Value};
+use figment::{Figment, Profile, Source};
 use rocket::Request;
 use serde::Deserialize;
 
@@ -54,6 +55,17 @@ msgpack = "4 KiB"
 file = "4 KiB"
 "#;
 
+/// The `session_*` settings the app reads. Any other key starting with
+/// `session_` is refused: misspelled, it would be ignored without a word.
+pub const SESSION_SETTINGS: [&str; 6] = [
+    "session_idle_timeout",
+    "session_absolute_timeout",
+    "session_cookie_name",
+    "session_cookie_secure",
+    "session_revocation_store",
+    "session_revocation_spool",
+];
+
 /// Rocket's defaults with the app's [`DEFAULTS`] over them: the base every
 /// figment of the app starts from.
 pub fn base() -> Figment {
@@ -64,13 +76,11 @@ pub fn base() -> Figment {
 /// file `ROCKET_CONFIG` names), then `ROCKET_*` variables, in the profile
 /// `ROCKET_PROFILE` selects, exactly as Rocket reads its own.
 pub fn figment() -> Figment {
-    let figment = base()
-        .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
-        .merge(
-            Env::prefixed("ROCKET_")
-                .ignore(&["PROFILE", "SESSION_COOKIE_NAME"])
-                .global(),
-        );
+    let figment = base().merge(Toml::file(settings_file().0).nested()).merge(
+        Env::prefixed("ROCKET_")
+            .ignore(&["PROFILE", "SESSION_COOKIE_NAME"])
+            .global(),
+    );
     // Figment reads variables as values: `123` would become a number, `0123`
     // a different one. A cookie name is text, taken as written.
     let figment = match std::env::var("ROCKET_SESSION_COOKIE_NAME") {
@@ -81,6 +91,88 @@ pub fn figment() -> Figment {
         "ROCKET_PROFILE",
         rocket::Config::DEFAULT_PROFILE,
     ))
+}
+
+/// The settings file as Rocket names it: the one `ROCKET_CONFIG` names
+/// (then `true`), or `Rocket.toml`. A relative name is looked for in the
+/// working folder, then in its parents.
+fn settings_file() -> (String, bool) {
+    match Env::var("ROCKET_CONFIG") {
+        Some(name) => (name, true),
+        None => ("Rocket.toml".to_owned(), false),
+    }
+}
+
+/// The file [`figment`] reads for `name`, found as figment finds it: an
+/// absolute path as it is, a relative one in the working folder or the
+/// nearest parent that has it.
+fn find_settings_file(name: &Path) -> Option<PathBuf> {
+    if name.as_os_str().is_empty() {
+        return None;
+    }
+    if name.is_absolute() {
+        return name.is_file().then(|| name.to_owned());
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|folder| folder.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Checks the settings file before anything reads it: a `ROCKET_CONFIG`
+/// that names no file (a typo, a folder) would otherwise start on the
+/// defaults without a word, and a file that is not TOML would make Rocket
+/// panic before the app could explain. `Rocket.toml` itself may be absent:
+/// the defaults then hold, as when the binary runs from another folder.
+pub fn check_settings_file() -> Result<(), ConfigError> {
+    let (name, named) = settings_file();
+    match find_settings_file(Path::new(&name)) {
+        Some(path) => check_toml(&path),
+        None if !named => Ok(()),
+        None if name.is_empty() => refuse(
+            "ROCKET_CONFIG is set but empty: name the settings file, or unset it to read Rocket.toml",
+        ),
+        None if Path::new(&name).is_dir() => refuse(format!(
+            "ROCKET_CONFIG names the folder `{name}`: name the settings file in it (e.g. `{}`)",
+            Path::new(&name).join("Rocket.toml").display()
+        )),
+        None => refuse(format!(
+            "ROCKET_CONFIG names `{name}`, which is no file{}: fix the path, or unset ROCKET_CONFIG \
+             to read Rocket.toml",
+            if Path::new(&name).is_absolute() {
+                ""
+            } else {
+                " in the working folder or its parents"
+            }
+        )),
+    }
+}
+
+/// Whether `path` reads as TOML. The error says where it stopped and why,
+/// never what the line holds: it may hold a key.
+fn check_toml(path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "the settings file `{}` cannot be read: {e}",
+            path.display()
+        ))
+    })?;
+    Toml::from_str::<Dict>(&text).map(drop).map_err(|e| {
+        let at = e
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| {
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                format!(" at line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        ConfigError(format!(
+            "the settings file `{}` is not valid TOML{at} ({}): fix that line",
+            path.display(),
+            one_line(e.message())
+        ))
+    })
 }
 
 /// The settings as they appear in `Rocket.toml` and `ROCKET_*` variables.
@@ -145,7 +237,10 @@ impl AppConfig {
     }
 
     fn validate(figment: &Figment, build: Build) -> Result<AppConfig, ConfigError> {
+        check_thread_counts(figment)?;
         let rocket_config = rocket_config(figment)?;
+        check_log_level(&rocket_config, build)?;
+        check_session_keys(figment)?;
         check_secret_key(figment, build)?;
         check_form_limit(&rocket_config)?;
         check_templates(figment)?;
@@ -170,6 +265,12 @@ impl AppConfig {
         let fallbacks = fallback_keys(raw.secret_key_fallbacks, build.refuses_dev_key(figment))?;
         let revocation_store =
             StoreSetting::parse(&raw.session_revocation_store).map_err(ConfigError)?;
+        if raw.session_revocation_spool.as_os_str().is_empty() {
+            return refuse(
+                "session_revocation_spool must not be empty: name a file, or leave it unset for \
+                 data/revocation-spool",
+            );
+        }
         Ok(AppConfig {
             expiry: Expiry::new(idle, absolute),
             cookies: CookieSettings::new(&name, secure, fallbacks),
@@ -204,9 +305,22 @@ impl Build {
 }
 
 /// Rocket's own settings, with an error that never shows `secret_key`'s
-/// value (Rocket's would print the offending value: the secret).
+/// value (Rocket's would print the offending value: the secret), nor the
+/// line of a settings file that is not TOML.
 fn rocket_config(figment: &Figment) -> Result<rocket::Config, ConfigError> {
     figment.extract::<rocket::Config>().map_err(|error| {
+        // A file that does not parse fails every read with the parser's
+        // message, which quotes the line: say where instead.
+        let unparsed = error.clone().into_iter().find_map(|e| {
+            let source = e.metadata.as_ref()?.source.as_ref()?;
+            match (&e.kind, source) {
+                (Kind::Message(_), Source::File(path)) => check_toml(path).err(),
+                _ => None,
+            }
+        });
+        if let Some(refusal) = unparsed {
+            return refusal;
+        }
         let mentions_key = error
             .clone()
             .into_iter()
@@ -217,6 +331,85 @@ fn rocket_config(figment: &Figment) -> Result<rocket::Config, ConfigError> {
             ConfigError(one_line(&error.to_string()))
         }
     })
+}
+
+/// Rocket hands `workers` and `max_blocking` to its runtime, which panics
+/// on 0 (and Rocket on a negative count) before the app could explain.
+fn check_thread_counts(figment: &Figment) -> Result<(), ConfigError> {
+    for (key, variable, default) in [
+        ("workers", "ROCKET_WORKERS", "one per CPU"),
+        ("max_blocking", "ROCKET_MAX_BLOCKING", "512"),
+    ] {
+        // Unset: Rocket's default. Unreadable: reported with Rocket's
+        // settings.
+        let Ok(value) = figment.find_value(key) else {
+            continue;
+        };
+        let count = whole_number(&value);
+        if !count.is_some_and(|n| n >= 1 && usize::try_from(n).is_ok()) {
+            let shown = count.map(|n| format!(", not {n}")).unwrap_or_default();
+            return refuse(format!(
+                "{key} ({variable}) must be a whole number of threads, at least 1{shown}: leave it \
+                 unset for Rocket's default ({default})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rocket's `debug` level logs every request's headers and form fields:
+/// names, entries, CSRF tokens, Cookie and Set-Cookie values and
+/// Authorization headers. A release build, which serves real people,
+/// refuses it.
+fn check_log_level(config: &rocket::Config, build: Build) -> Result<(), ConfigError> {
+    if build == Build::Release && config.log_level == rocket::config::LogLevel::Debug {
+        return refuse(
+            "log_level `debug` is refused in a release build: it logs names, CSRF tokens, cookies \
+             and Authorization headers; use `normal`, or `critical` or `off` for less",
+        );
+    }
+    Ok(())
+}
+
+/// Every `session_*` key must be one the app reads ([`SESSION_SETTINGS`]):
+/// a misspelled one (`ROCKET_SESSION_IDEL_TIMEOUT`, a typo in the file)
+/// would be ignored and its default used without a word.
+fn check_session_keys(figment: &Figment) -> Result<(), ConfigError> {
+    // Unreadable settings are reported with Rocket's, before this.
+    let Ok(settings) = figment.extract::<Dict>() else {
+        return Ok(());
+    };
+    let unknown = settings.keys().find(|key| {
+        key.to_ascii_lowercase().starts_with("session_")
+            && !SESSION_SETTINGS.contains(&key.as_str())
+    });
+    let Some(key) = unknown else {
+        return Ok(());
+    };
+    let from = match figment.find_metadata(key) {
+        Some(metadata) => match &metadata.source {
+            Some(Source::File(path)) => format!(" in {}", path.display()),
+            // Named as figment names it: "`ROCKET_` environment variable(s)".
+            _ if metadata.name.contains("environment variable") => format!(
+                " (set by {}{})",
+                metadata.name.split('`').nth(1).unwrap_or_default(),
+                metadata.interpolate(figment.profile(), &[key.as_str()])
+            ),
+            _ => format!(" (from {})", metadata.name),
+        },
+        None => String::new(),
+    };
+    refuse(format!(
+        "unknown setting `{key}`{from}: check its spelling; the session settings are {}",
+        SESSION_SETTINGS.join(", ")
+    ))
+}
+
+/// A number without a fraction, signed or not, as written.
+fn whole_number(value: &Value) -> Option<i128> {
+    value
+        .to_i128()
+        .or_else(|| value.to_u128().and_then(|n| i128::try_from(n).ok()))
 }
 
 fn one_line(text: &str) -> String {
@@ -337,6 +530,11 @@ fn check_secret_key(figment: &Figment, build: Build) -> Result<(), ConfigError> 
             figment.profile()
         ));
     }
+    if secret_key_bytes(figment).is_some_and(|bytes| !looks_random(&bytes)) {
+        return refuse(format!(
+            "secret_key has too few distinct bytes to be a random key: {KEY_HINT}"
+        ));
+    }
     // Compared as keys, so the same key written in hex is refused too.
     if build.refuses_dev_key(figment)
         && key == rocket::config::SecretKey::derive_from(&dev_key_bytes())
@@ -346,6 +544,40 @@ fn check_secret_key(figment: &Figment, build: Build) -> Result<(), ConfigError> 
         ));
     }
     Ok(())
+}
+
+/// The bytes of `secret_key` as Rocket reads them (a string, or a list of
+/// bytes), if it is set, readable and not all zeros: Rocket takes an
+/// all-zero key for none, refused without a key of its own above.
+fn secret_key_bytes(figment: &Figment) -> Option<Vec<u8>> {
+    let bytes = match figment.find_value("secret_key").ok()? {
+        Value::String(_, text) => decode_key_text(&text)?,
+        Value::Array(_, items) => items
+            .iter()
+            .map(|item| u8::try_from(whole_number(item)?).ok())
+            .collect::<Option<Vec<u8>>>()?,
+        _ => return None,
+    };
+    bytes.iter().any(|b| *b != 0).then_some(bytes)
+}
+
+/// The fewest distinct byte values a key may have: see [`looks_random`].
+const MIN_DISTINCT_KEY_BYTES: usize = 16;
+
+/// Whether `key` could have come from a random generator: it has at least
+/// [`MIN_DISTINCT_KEY_BYTES`] distinct byte values. A key typed by hand or
+/// built from a pattern (`AAAA…AE=`, nearly all zeros; one word repeated)
+/// has a handful, while 32 random bytes have about 30 distinct values.
+///
+/// A random key is refused only if its 32 bytes take 15 values or fewer:
+/// the chance is the sum over k = 1..=15 of C(256, k) · S(32, k) · k! /
+/// 256^32 (S: Stirling numbers of the second kind), about 3.2 × 10^-17 per
+/// key from `openssl rand -base64 32`, and about 10^-55 for 64 bytes.
+/// The rule catches keys with almost no entropy, not every weak key.
+fn looks_random(key: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    key.iter().for_each(|b| seen[usize::from(*b)] = true);
+    seen.iter().filter(|s| **s).count() >= MIN_DISTINCT_KEY_BYTES
 }
 
 /// The bytes of [`DEV_SECRET_KEY`].
@@ -394,6 +626,12 @@ fn fallback_keys(value: Value, refuse_dev_key: bool) -> Result<Vec<Key>, ConfigE
             })?;
             let key = key_from_bytes(&bytes)
                 .ok_or_else(|| bad("is shorter than 256 bits, or all zeros"))?;
+            if !looks_random(&bytes) {
+                return Err(bad(
+                    "has too few distinct bytes to be a random key: drop it from the list (a key \
+                     this guessable protects nothing)",
+                ));
+            }
             // The development key is public: as a fallback it would let
             // anyone seal a session the release build accepts.
             if refuse_dev_key
@@ -529,13 +767,16 @@ mod tests {
     #[test]
     fn fallback_keys_take_exactly_what_secret_key_takes() {
         use base64::engine::general_purpose::STANDARD;
+        // Varied bytes: keys of one repeated byte are refused as not random
+        // (see `keys_with_almost_no_entropy_are_refused`).
+        let hex: String = varied(32).iter().map(|b| format!("{b:02x}")).collect();
         let texts = [
-            (STANDARD.encode([7u8; 32]), true),
-            (STANDARD.encode([7u8; 64]), true),
-            ("07".repeat(32), true),
-            (STANDARD.encode([7u8; 48]), false),
-            (STANDARD.encode([7u8; 31]), false),
-            ("07".repeat(33), false),
+            (STANDARD.encode(varied(32)), true),
+            (STANDARD.encode(varied(64)), true),
+            (hex.clone(), true),
+            (STANDARD.encode(varied(48)), false),
+            (STANDARD.encode(varied(31)), false),
+            (format!("{hex}07"), false),
             (STANDARD.encode([0u8; 32]), false),
         ];
         for (text, valid) in texts {
@@ -546,6 +787,157 @@ mod tests {
             let fallback = config(&[("secret_key_fallbacks", vec![text.as_str()].into())]);
             assert_eq!(fallback.is_ok(), valid, "fallback {text}");
         }
+    }
+
+    /// `len` bytes, each different from the 255 before it.
+    fn varied(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 37 + 11) as u8).collect()
+    }
+
+    #[test]
+    fn keys_with_almost_no_entropy_are_refused() {
+        use base64::engine::general_purpose::STANDARD;
+        let mut patterned = [0u8; 32];
+        patterned[31] = 1; // "AAAA…AE=": 31 zero bytes and a one
+        assert_eq!(
+            STANDARD.encode(patterned),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE="
+        );
+        let weak = [
+            STANDARD.encode(patterned),
+            STANDARD.encode(b"password".repeat(4)),
+            STANDARD.encode([7u8; 64]),
+            "07".repeat(32),
+            // 15 distinct values: one short of the rule.
+            STANDARD.encode((0..32).map(|i| (i % 15) as u8).collect::<Vec<_>>()),
+        ];
+        for text in &weak {
+            for profile in ["debug", "release"] {
+                let as_key = figment(profile, &[("secret_key", text.as_str().into())]);
+                let refused = AppConfig::validate(&as_key, Build::Debug).unwrap_err();
+                assert!(refused.0.contains("too few distinct bytes"), "{refused}");
+                assert!(refused.0.contains("openssl rand -base64 32"), "{refused}");
+                assert!(!refused.0.contains(text.as_str()), "{refused}");
+            }
+            let fallback = config(&[("secret_key_fallbacks", vec![A_KEY, text].into())]);
+            let refused = fallback.unwrap_err();
+            assert!(
+                refused
+                    .0
+                    .starts_with("secret_key_fallbacks[1] has too few distinct bytes"),
+                "{refused}"
+            );
+            assert!(!refused.0.contains(text.as_str()), "{refused}");
+        }
+        // As a list of bytes, as Rocket also reads `secret_key`.
+        let bytes = figment("release", &[("secret_key", vec![9u8; 32].into())]);
+        let refused = AppConfig::validate(&bytes, Build::Debug).unwrap_err();
+        assert!(refused.0.contains("too few distinct bytes"), "{refused}");
+        // 16 distinct values pass; so do the keys the repository uses.
+        let sixteen = STANDARD.encode((0..32).map(|i| (i % 16) as u8).collect::<Vec<_>>());
+        for key in [sixteen.as_str(), A_KEY, DEV_SECRET_KEY] {
+            // The development key is refused in release for being public.
+            let debug = figment("debug", &[("secret_key", key.into())]);
+            assert!(AppConfig::validate(&debug, Build::Debug).is_ok(), "{key}");
+        }
+        let release = figment("release", &[("secret_key", sixteen.as_str().into())]);
+        assert!(AppConfig::validate(&release, Build::Release).is_ok());
+        // An all-zero key is Rocket's "no key": refused as such outside debug.
+        let zero = figment(
+            "release",
+            &[("secret_key", STANDARD.encode([0u8; 32]).into())],
+        );
+        let refused = AppConfig::validate(&zero, Build::Debug).unwrap_err();
+        assert!(refused.0.contains("no secret key"), "{refused}");
+    }
+
+    #[test]
+    fn random_keys_always_look_random() {
+        // The rule's false refusals are about 3 in 10^17 for 32 bytes
+        // (see `looks_random`): none is expected here, in 20,000 keys.
+        for _ in 0..10_000 {
+            let key = Key::generate();
+            assert!(looks_random(&key.master()[..32]));
+            assert!(looks_random(key.master()));
+        }
+        assert!(!looks_random(&[0; 32]));
+    }
+
+    #[test]
+    fn a_release_build_refuses_the_debug_log_level() {
+        for profile in ["debug", "release"] {
+            let debug_log = figment(
+                profile,
+                &[("secret_key", A_KEY.into()), ("log_level", "debug".into())],
+            );
+            let refused = AppConfig::validate(&debug_log, Build::Release).unwrap_err();
+            for needed in [
+                "log_level `debug` is refused in a release build",
+                "CSRF tokens",
+                "`normal`",
+                "`critical` or `off`",
+            ] {
+                assert!(refused.0.contains(needed), "{profile}: {refused}");
+            }
+            // A debug build keeps it, for development.
+            assert!(AppConfig::validate(&debug_log, Build::Debug).is_ok());
+            for level in ["normal", "critical", "off"] {
+                let quieter = figment(
+                    profile,
+                    &[("secret_key", A_KEY.into()), ("log_level", level.into())],
+                );
+                assert!(
+                    AppConfig::validate(&quieter, Build::Release).is_ok(),
+                    "{profile}: {level}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn thread_counts_rocket_would_panic_on_are_refused() {
+        let cases: [(&str, Value, &str); 5] = [
+            ("workers", 0.into(), "workers (ROCKET_WORKERS)"),
+            ("workers", (-1).into(), "not -1"),
+            ("workers", "four".into(), "whole number of threads"),
+            (
+                "max_blocking",
+                0.into(),
+                "max_blocking (ROCKET_MAX_BLOCKING)",
+            ),
+            ("max_blocking", (-3).into(), "at least 1"),
+        ];
+        for (key, value, needed) in cases {
+            let refused = config(&[(key, value.clone())]).unwrap_err();
+            assert!(refused.0.contains(needed), "{key}={value:?}: {refused}");
+        }
+        assert!(config(&[("workers", 1.into()), ("max_blocking", 1.into())]).is_ok());
+    }
+
+    #[test]
+    fn unknown_session_settings_are_refused() {
+        for key in [
+            "session_idel_timeout",
+            "session_cookie",
+            "Session_Idle_Timeout",
+            "SESSION_REVOCATION_STORE",
+        ] {
+            let refused = config(&[(key, 60.into())]).unwrap_err();
+            assert!(
+                refused.0.starts_with(&format!("unknown setting `{key}`")),
+                "{refused}"
+            );
+            assert!(refused.0.contains("session_idle_timeout"), "{refused}");
+        }
+        for known in SESSION_SETTINGS {
+            assert!(DEFAULTS.contains(known), "{known} has a default");
+        }
+        // Other settings are Rocket's or the app's: not this rule's.
+        assert!(config(&[("sessions", 1.into())]).is_ok());
+        let spool = config(&[("session_revocation_spool", "/tmp/spool".into())]).unwrap();
+        assert_eq!(spool.revocation_spool, PathBuf::from("/tmp/spool"));
+        let empty = config(&[("session_revocation_spool", "".into())]).unwrap_err();
+        assert!(empty.0.contains("session_revocation_spool"), "{empty}");
     }
 
     #[test]

@@ -309,3 +309,326 @@ fn the_binary_serves_with_no_set_up_in_debug() {
         .set_cookies()
         .any(|c| c.starts_with(&format!("{CSRF_COOKIE}="))));
 }
+
+/// Runs the binary from the repository in the debug profile, on its own
+/// revocation files, with `env` besides; asserts it refused in one line
+/// (exit 1, the refusal prefix) and returns that line.
+fn refused_line(env: &[(&str, &str)]) -> String {
+    refused_line_in(env!("CARGO_MANIFEST_DIR").as_ref(), env)
+}
+
+fn refused_line_in(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let (store, spool) = (common::fresh_store(), common::fresh_store());
+    let mut all = vec![
+        ("ROCKET_PORT", "0"),
+        ("ROCKET_TEMPLATE_DIR", TEMPLATES),
+        ("ROCKET_SESSION_REVOCATION_STORE", store.as_str()),
+        ("ROCKET_SESSION_REVOCATION_SPOOL", spool.as_str()),
+    ];
+    all.extend_from_slice(env);
+    run_until_exit(dir, &all).refusal().to_owned()
+}
+
+/// Runs the binary in `dir` with only `env` set. A binary that starts
+/// instead of refusing is stopped after 20 seconds, and the test fails
+/// with what it printed, rather than waiting for it forever.
+fn run_until_exit(dir: &std::path::Path, env: &[(&str, &str)]) -> common::server::Run {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = common::server::Run {
+        status: status.and_then(|s| s.code()),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        status.is_some(),
+        "the binary started instead of refusing:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+/// A folder of its own for one test, under the target folder.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("config-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A key that decodes to 31 zero bytes and a one: valid base64 of the
+/// right length, and no secret at all.
+const WEAK_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=";
+
+#[test]
+fn thread_counts_rocket_would_panic_on_are_refused_in_one_line() {
+    // Rocket reads these to build its runtime, before the app runs, and
+    // panics on them (exit 101, several lines).
+    for (variable, value, needed) in [
+        ("ROCKET_WORKERS", "0", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1, not 0"),
+        ("ROCKET_WORKERS", "-1", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1, not -1"),
+        ("ROCKET_MAX_BLOCKING", "0", "max_blocking (ROCKET_MAX_BLOCKING) must be a whole number of threads, at least 1, not 0"),
+    ] {
+        let line = refused_line(&[(variable, value)]);
+        assert!(line.contains(needed), "{variable}={value}: {line}");
+    }
+}
+
+#[test]
+fn a_settings_file_that_is_not_toml_is_refused_in_one_line_without_its_text() {
+    let dir = scratch("not-toml");
+    // The broken line holds a key: the refusal says where, not what.
+    let text = format!("[release]\nsecret_key = \"{A_KEY}\nport = 8000\n");
+    let named = dir.join("settings.toml");
+    std::fs::write(&named, &text).unwrap();
+    let line = refused_line(&[("ROCKET_CONFIG", named.to_str().unwrap())]);
+    assert!(
+        line.contains(&format!(
+            "the settings file `{}` is not valid TOML at line 2",
+            named.display()
+        )),
+        "{line}"
+    );
+    assert!(!line.contains(A_KEY) && !line.contains("hPRY"), "{line}");
+
+    // The same for Rocket.toml, found without ROCKET_CONFIG.
+    std::fs::write(dir.join("Rocket.toml"), &text).unwrap();
+    let line = refused_line_in(&dir, &[]);
+    assert!(
+        line.contains("Rocket.toml` is not valid TOML at line 2"),
+        "{line}"
+    );
+    assert!(!line.contains(A_KEY), "{line}");
+}
+
+#[test]
+fn rocket_config_must_name_a_settings_file() {
+    let dir = scratch("named-file");
+    let missing = dir.join("missing.toml");
+    let cases = [
+        (missing.to_str().unwrap(), "which is no file: fix the path"),
+        (
+            "no-such-settings.toml",
+            "which is no file in the working folder or its parents",
+        ),
+        (dir.to_str().unwrap(), "names the folder"),
+        ("", "ROCKET_CONFIG is set but empty"),
+    ];
+    for (named, needed) in cases {
+        let line = refused_line(&[("ROCKET_CONFIG", named)]);
+        assert!(
+            line.starts_with("session_app: refusing to start: ROCKET_CONFIG ")
+                && line.contains(needed),
+            "{named:?}: {line}"
+        );
+    }
+
+    // Unset, a missing Rocket.toml is fine: the binary starts on its
+    // defaults from a folder without one.
+    use common::server::{answers, free_port, wait_until};
+    let elsewhere =
+        std::env::temp_dir().join(format!("session-app-no-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    assert!(
+        elsewhere
+            .ancestors()
+            .all(|d| !d.join("Rocket.toml").exists()),
+        "a Rocket.toml above {} spoils this test",
+        elsewhere.display()
+    );
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+        .current_dir(&elsewhere)
+        .env_clear()
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_TEMPLATE_DIR", TEMPLATES)
+        .env("ROCKET_SESSION_REVOCATION_STORE", common::fresh_store())
+        .env("ROCKET_SESSION_REVOCATION_SPOOL", common::fresh_store())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        &mut child,
+        "the app",
+        || answers(port, uri!(routes::healthz)),
+        String::new,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
+#[test]
+fn misspelled_session_settings_are_refused() {
+    let line = refused_line(&[("ROCKET_SESSION_IDEL_TIMEOUT", "60")]);
+    assert!(
+        line.contains(
+            "unknown setting `session_idel_timeout` (set by ROCKET_SESSION_IDEL_TIMEOUT): check its spelling"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("session_idle_timeout"), "{line}");
+
+    let file = scratch("misspelled").join("settings.toml");
+    std::fs::write(&file, "[default]\nsession_cookie_secur = true\n").unwrap();
+    let line = refused_line(&[("ROCKET_CONFIG", file.to_str().unwrap())]);
+    assert!(
+        line.contains(&format!(
+            "unknown setting `session_cookie_secur` in {}",
+            file.display()
+        )),
+        "{line}"
+    );
+
+    // In the library too, as a figment carries it.
+    let message = refusal(common::figment().merge(("session_revocaton_store", "x")));
+    assert!(
+        message.contains("unknown setting `session_revocaton_store`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn keys_with_almost_no_entropy_are_refused_without_being_shown() {
+    let release = ("ROCKET_PROFILE", "release");
+    let line = refused_line(&[release, ("ROCKET_SECRET_KEY", WEAK_KEY)]);
+    assert!(
+        line.contains("secret_key has too few distinct bytes to be a random key")
+            && line.contains("openssl rand -base64 32"),
+        "{line}"
+    );
+    assert!(!line.contains(WEAK_KEY), "{line}");
+
+    let fallbacks = format!("[\"{OTHER_KEY}\", \"{WEAK_KEY}\"]");
+    let line = refused_line(&[
+        release,
+        ("ROCKET_SECRET_KEY", A_KEY),
+        ("ROCKET_SECRET_KEY_FALLBACKS", &fallbacks),
+    ]);
+    assert!(
+        line.contains("secret_key_fallbacks[1] has too few distinct bytes"),
+        "{line}"
+    );
+    assert!(!line.contains(WEAK_KEY), "{line}");
+
+    // In hex too, and in the debug profile: no profile needs such a key.
+    let hex = common::as_hex(WEAK_KEY);
+    let message = refusal(common::figment().merge(("secret_key", hex.as_str())));
+    assert!(message.contains("too few distinct bytes"), "{message}");
+}
+
+/// Makes `dir` a folder in which nothing new can be made, even by root:
+/// read-only by mode, or immutable (`chattr +i`) where root ignores modes.
+/// Undone when dropped. `None` when neither works here.
+struct Unwritable(std::path::PathBuf);
+
+impl Unwritable {
+    fn make(dir: &std::path::Path) -> Option<Unwritable> {
+        use std::os::unix::fs::PermissionsExt;
+        let guard = Unwritable(dir.to_owned());
+        let writable = || {
+            let probe = dir.join("probe");
+            let made = std::fs::write(&probe, "").is_ok();
+            let _ = std::fs::remove_file(&probe);
+            made
+        };
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if !writable() {
+            return Some(guard);
+        }
+        let immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        (immutable && !writable()).then_some(guard)
+    }
+}
+
+impl Drop for Unwritable {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+    }
+}
+
+#[test]
+fn an_unusable_revocation_store_is_refused_in_one_line_even_at_ignition() {
+    // A device: refused by the settings check.
+    let line = refused_line(&[("ROCKET_SESSION_REVOCATION_STORE", "/dev/full")]);
+    assert!(
+        line.starts_with("session_app: refusing to start: session_revocation_store `/dev/full`"),
+        "{line}"
+    );
+
+    // A read-only folder whose store and lock files exist: the settings
+    // check can open them, and only opening the store at ignition (which
+    // rewrites the file beside itself) fails. Its reason is the one line.
+    let dir = scratch("read-only-store");
+    let store = dir.join("revoked");
+    std::fs::write(&store, "").unwrap();
+    std::fs::write(dir.join("revoked.lock"), "").unwrap();
+    let Some(_unwritable) = Unwritable::make(&dir) else {
+        eprintln!("skipped: no folder can be made read-only here (root without chattr)");
+        return;
+    };
+    let store = store.to_str().unwrap();
+    let line = refused_line(&[("ROCKET_SESSION_REVOCATION_STORE", store)]);
+    assert!(
+        line.starts_with(&format!(
+            "session_app: refusing to start: session_revocation_store `{store}` cannot be used: "
+        )),
+        "{line}"
+    );
+}
