@@ -11,6 +11,8 @@ use session_app::routes;
 use super::server::{free_port, https, stop, wait_until, Agent, TestCertificate};
 
 const CONF: &str = include_str!("../../deploy/nginx.conf");
+/// systemd's default soft limit of open files for a service.
+const SERVICE_OPEN_FILES: u32 = 1024;
 
 /// nginx, or `None` with a message when it is missing outside CI (in CI
 /// its absence fails the test).
@@ -91,7 +93,15 @@ impl Front {
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new(program)
+        // With the soft limit of open files a service starts with under
+        // systemd, whatever this test process has, so that the file's own
+        // `worker_rlimit_nofile` is what gives the workers room.
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -Sn {SERVICE_OPEN_FILES} && exec \"$0\" \"$@\""
+            ))
+            .arg(program)
             .arg("-e")
             .arg(dir.join("error.log"))
             .arg("-c")
@@ -123,6 +133,11 @@ impl Front {
     /// A browser talking HTTPS to the front.
     pub fn browser(&self) -> Agent {
         https(self.https, self.cert.der.clone())
+    }
+
+    /// What nginx logged so far (level `warn` and above).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 }
 
