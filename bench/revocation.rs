@@ -15,8 +15,9 @@ use std::time::Instant;
 
 use rocket::http::Cookie;
 use rocket::local::blocking::Client;
+use session_app::cookies::SESSION_COOKIE;
 use session_app::session::revocation::StoreSetting;
-use session_app::session::{Clock, Revocations, Session, SessionId, SESSION_COOKIE};
+use session_app::session::{Clock, Revocations, Session, SessionId};
 
 const HELD: usize = 100_000;
 const MEMORY_SAMPLE: usize = 1_000_000;

@@ -1,5 +1,6 @@
 //! The app's four cookies: their names, their attributes, and sealing and
 //! opening them under the current key and the fallback keys of a rotation.
+//! A leaf: it knows cookies, not what the app keeps in them.
 //!
 //! - the session: private (encrypted), lives as long as its nearer window;
 //! - the CSRF token: private, lives until the browser closes;
@@ -16,8 +17,8 @@ use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::OffsetDateTime;
 use rocket::Request;
 
-use super::Millis;
-use crate::config::AppConfig;
+/// Milliseconds since the Unix epoch.
+type Millis = u64;
 
 /// The session cookie's default name (`session_cookie_name`).
 pub const SESSION_COOKIE: &str = "session";
@@ -27,8 +28,9 @@ pub const CSRF_COOKIE: &str = "csrf";
 pub const FLASH_COOKIE: &str = "_flash";
 /// The chosen language's cookie name.
 pub const LANG_COOKIE: &str = "lang";
-/// How long the language choice is kept: a year.
-const LANG_LIFETIME_SECS: i64 = 365 * 24 * 3600;
+/// The longest `Max-Age` browsers honour, 400 days: no cookie, and so no
+/// session, lives longer.
+pub const LONGEST_MAX_AGE_SECS: u64 = 400 * 24 * 3600;
 /// The prefix browsers accept only on `Secure`, `Path=/` cookies without a
 /// `Domain`: no sibling subdomain can plant such a cookie.
 pub const HOST_PREFIX: &str = "__Host-";
@@ -89,12 +91,12 @@ impl CookieSettings {
     /// value in base64 with `/` and `=` percent-encoded, and the attributes
     /// with the longest `Max-Age`. The number of `/` in the sealed value is
     /// random (the nonce is); the bound covers all but a 2^-100 chance of
-    /// more, by Bernstein's inequality.
+    /// more, by Bernstein's inequality. Kept rather than sealing a sample
+    /// and measuring it: one seal says nothing of the next nonce, and the
+    /// worst case (every character encoded) would halve the room for entries.
     pub fn session_header_bound(&self, len: usize) -> usize {
         let mut cookie = self.attributes(Cookie::new(self.session.clone(), ""));
-        cookie.set_max_age(rocket::time::Duration::seconds(
-            crate::config::MAX_TIMEOUT_SECS as i64,
-        ));
+        cookie.set_max_age(rocket::time::Duration::seconds(LONGEST_MAX_AGE_SECS as i64));
         cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
         let fixed = cookie.encoded().to_string().len();
         // AES-256-GCM: a 12-byte nonce and a 16-byte tag around the text.
@@ -109,7 +111,7 @@ impl CookieSettings {
 
     /// `HttpOnly`, `Path=/`, `SameSite=Lax`, and `Secure` when configured (or,
     /// left unset, when Rocket itself serves TLS: Rocket then adds it).
-    fn attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
+    pub fn attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
         cookie.set_http_only(true);
         cookie.set_path("/");
         cookie.set_same_site(SameSite::Lax);
@@ -122,7 +124,7 @@ impl CookieSettings {
 
 /// What was found under a private cookie's name.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Opened {
+pub enum Opened {
     /// No such cookie.
     Missing,
     /// Sealed under the current `secret_key`.
@@ -134,7 +136,7 @@ pub(crate) enum Opened {
 }
 
 /// How long the browser keeps a cookie.
-pub(crate) enum Lifetime {
+pub enum Lifetime {
     /// Until the browser closes.
     BrowserSession,
     /// `max_age` from `now`.
@@ -143,7 +145,7 @@ pub(crate) enum Lifetime {
 
 /// Opens the private cookie `name` under the current key, then under each
 /// fallback key in order.
-pub(crate) fn open(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) -> Opened {
+pub fn open(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) -> Opened {
     if let Some(cookie) = jar.get_private(name) {
         return Opened::Current(cookie.value().to_owned());
     }
@@ -161,7 +163,7 @@ pub(crate) fn open(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) -
 }
 
 /// Seals `value` under the current key as cookie `name`.
-pub(crate) fn seal(
+pub fn seal(
     jar: &CookieJar<'_>,
     settings: &CookieSettings,
     name: &str,
@@ -184,96 +186,63 @@ pub(crate) fn seal(
 
 /// Tells the browser to drop private cookie `name`. The removal carries the
 /// same attributes as the cookie, as browsers require for `__Host-` names.
-pub(crate) fn discard(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) {
+pub fn discard(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) {
     jar.remove_private(settings.attributes(Cookie::from(name.to_owned())));
 }
 
-fn settings<'r>(req: &'r Request<'_>) -> &'r CookieSettings {
-    &AppConfig::of(req).cookies
+/// The cookie settings the app was built with (managed by the session's
+/// stage, which names the session cookie).
+pub fn settings<'r>(req: &'r Request<'_>) -> &'r CookieSettings {
+    req.rocket()
+        .state::<CookieSettings>()
+        .expect("BUG: the cookie settings are managed at ignition")
 }
 
-/// This browser's CSRF token, if it has a valid one. A token sealed under a
-/// fallback key is re-sealed under the current key in the same response.
-pub fn csrf_token(req: &Request<'_>) -> Option<String> {
-    let settings = settings(req);
-    let jar = req.cookies();
-    match open(jar, settings, &settings.csrf) {
-        Opened::Current(token) => Some(token),
-        Opened::Fallback(token) => {
-            set_csrf_token(req, token.clone());
-            Some(token)
-        }
-        Opened::Missing | Opened::Rejected => None,
-    }
-}
-
-/// Gives this browser `token` as its CSRF token, until the browser closes.
-pub fn set_csrf_token(req: &Request<'_>, token: String) {
-    seal_csrf_token(req.cookies(), settings(req), token);
-}
-
-pub(crate) fn seal_csrf_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
-    seal(
-        jar,
-        settings,
-        &settings.csrf,
-        token,
-        Lifetime::BrowserSession,
-    );
-}
-
-/// Leaves notice `key` for the next page to show once, with `kept`, text
-/// the person typed that the page gives back (sealed: never readable or
-/// forgeable by anyone without the key).
-pub fn set_notice(req: &Request<'_>, key: &'static str, kept: Option<&str>) {
-    let settings = settings(req);
-    let value = match kept {
-        Some(kept) => format!("{key}\n{kept}"),
-        None => key.to_owned(),
-    };
-    seal(
-        req.cookies(),
-        settings,
-        &settings.flash,
-        value,
-        Lifetime::BrowserSession,
-    );
-}
-
-/// Takes the pending notice, if the request carries one, as its key and
-/// kept text: the cookie is removed, so it is shown once. A cookie no key
-/// opens is removed and is no notice.
-pub fn take_notice(req: &Request<'_>) -> Option<(String, Option<String>)> {
-    let settings = settings(req);
-    let jar = req.cookies();
-    let opened = open(jar, settings, &settings.flash);
-    if opened != Opened::Missing {
-        discard(jar, settings, &settings.flash);
-    }
-    let (Opened::Current(value) | Opened::Fallback(value)) = opened else {
-        return None;
-    };
-    Some(match value.split_once('\n') {
-        Some((key, kept)) => (key.to_owned(), Some(kept.to_owned())),
-        None => (value, None),
-    })
-}
-
-/// The language this browser chose, if it chose one: its cookie's value
-/// read by `read`, on every request, so not copied.
-pub fn language<T>(req: &Request<'_>, read: impl FnOnce(&str) -> Option<T>) -> Option<T> {
-    let settings = settings(req);
-    req.cookies()
-        .get(&settings.lang)
-        .and_then(|cookie| read(cookie.value()))
-}
-
-/// Remembers `code` as this browser's language for a year.
-pub fn set_language(req: &Request<'_>, code: &'static str) {
-    let settings = settings(req);
-    let mut cookie = settings.attributes(Cookie::new(settings.lang.clone(), code));
-    cookie.set_max_age(rocket::time::Duration::seconds(LANG_LIFETIME_SECS));
+/// Sets plain (readable, unsealed) cookie `name` to `value` for `max_age`,
+/// with the app's attributes.
+pub fn set_plain(req: &Request<'_>, name: &str, value: &'static str, max_age: Duration) {
+    let mut cookie = settings(req).attributes(Cookie::new(name.to_owned(), value));
+    cookie.set_max_age(rocket::time::Duration::seconds(max_age.as_secs() as i64));
     req.cookies().add(cookie);
+}
+
+/// A key written as Rocket reads `secret_key`: 44 or 88 characters of
+/// base64, or 64 hex digits. Nothing else; the error says which rule the
+/// text broke, never the text.
+pub fn decode_key_text(text: &str) -> Result<Vec<u8>, &'static str> {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    match text.len() {
+        44 | 88 => base64
+            .decode(text)
+            .map_err(|_| "is not valid base64 (44 or 88 characters) or 64 hex digits"),
+        64 => {
+            let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+            text.as_bytes()
+                .chunks(2)
+                .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or("is not valid base64 (44 or 88 characters) or 64 hex digits")
+        }
+        _ => Err(match base64.decode(text) {
+            Ok(bytes) if bytes.len() < 32 => "is shorter than 256 bits",
+            Ok(_) => "is not written as secret_key takes a key: 44 or 88 base64 characters, or 64 hex digits",
+            Err(_) => "is not valid base64 (44 or 88 characters) or 64 hex digits",
+        }),
+    }
+}
+
+/// Builds the cookie key exactly as Rocket does from `secret_key`, so a key
+/// moved from `secret_key` to the fallbacks opens the same cookies.
+pub fn key_from_bytes(bytes: &[u8]) -> Option<Key> {
+    if bytes.iter().all(|b| *b == 0) {
+        return None;
+    }
+    match bytes.len() {
+        0..=31 => None,
+        32..=63 => Some(Key::derive_from(bytes)),
+        _ => Some(Key::from(bytes)),
+    }
 }
 
 #[cfg(test)]
@@ -287,9 +256,7 @@ mod tests {
             .add(Cookie::new(settings.session.clone(), plaintext.to_owned()));
         let sealed = jar.get(&settings.session).unwrap().value().to_owned();
         let mut cookie = settings.attributes(Cookie::new(settings.session.clone(), sealed));
-        cookie.set_max_age(rocket::time::Duration::seconds(
-            crate::config::MAX_TIMEOUT_SECS as i64,
-        ));
+        cookie.set_max_age(rocket::time::Duration::seconds(LONGEST_MAX_AGE_SECS as i64));
         cookie.set_expires(OffsetDateTime::now_utc());
         cookie.encoded().to_string().len()
     }
@@ -313,5 +280,23 @@ mod tests {
             assert!(settings.session_header_bound(settings.session_budget) <= COOKIE_BUDGET);
             assert!(settings.session_header_bound(settings.session_budget + 1) > COOKIE_BUDGET);
         }
+    }
+
+    #[test]
+    fn key_lengths_follow_rocket() {
+        assert!(key_from_bytes(&[7; 31]).is_none());
+        assert!(key_from_bytes(&[7; 32]).is_some());
+        assert!(key_from_bytes(&[7; 64]).is_some());
+        assert!(key_from_bytes(&[0; 32]).is_none());
+    }
+
+    #[test]
+    fn keys_read_like_rockets() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        assert_eq!(decode_key_text(hex).unwrap().len(), 32);
+        let base64 = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
+        assert_eq!(decode_key_text(base64).unwrap().len(), 32);
+        assert!(decode_key_text("not base64!").is_err());
+        assert!(decode_key_text(&"!".repeat(64)).is_err());
     }
 }

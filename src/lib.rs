@@ -1,31 +1,50 @@
 //! The Flask cookie-session tutorial on Rocket 0.5: a name kept in an
-//! encrypted private cookie, with server-side expiry, CSRF protection, key
-//! rotation and Japanese/English pages.
+//! encrypted private cookie, with server-side expiry, a logout that ends
+//! the session everywhere, CSRF protection, key rotation and
+//! Japanese/English pages.
+//!
+//! # A reader's map
+//!
+//! Each layer imports only the layers below it:
+//!
+//! ```text
+//! wiring     lib.rs, main.rs, config     builds the app from its settings
+//! web        web::{routes, page, notices, csrf, lang, catchers, headers}
+//! rendering  render::{templates, i18n}
+//! session    session::{settings, handle, expiry, clock, revocation}
+//! leaves     cookies, text, escape, refusal, logger
+//! ```
+//!
+//! A request goes: Rocket → a route in [`web::routes`], whose guards open
+//! the session ([`session::RequestSession`], [`session::LoggedIn`]) and
+//! check the form's CSRF token ([`web::csrf::Csrf`]) → the route changes
+//! the session through its handle → [`web::page::Page`] renders the answer
+//! with [`render`], or a [`web::notices::NoticeRedirect`] sends the browser
+//! on with a one-time notice.
 //!
 //! [`rocket`] builds the application from its settings ([`config::figment`]);
 //! [`rocket_with`] takes a figment, and [`rocket_at`] a clock as well, for
 //! tests and embedding.
 
-pub mod catchers;
 pub mod config;
-pub mod csrf;
-pub mod headers;
-pub mod i18n;
-pub mod pages;
-pub mod routes;
+pub mod cookies;
+pub mod escape;
+pub mod logger;
+pub mod refusal;
+pub mod render;
 pub mod session;
-pub mod templates;
 pub mod text;
+pub mod web;
+
+/// The tutorial's routes, where tests and `uri!` look for them.
+pub use web::routes;
 
 use figment::Figment;
-use rocket::fairing::AdHoc;
-use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
-
-use crate::config::{AppConfig, ConfigError};
-use crate::session::{Clock, Revocations};
-use crate::templates::Pages;
 use rocket::shield::Shield;
+use rocket::{Build, Ignite, Rocket};
+
+use crate::refusal::Refusals;
+use crate::session::Clock;
 
 /// The application, configured by its defaults, `Rocket.toml` and
 /// `ROCKET_*` variables (see [`config::figment`]).
@@ -34,50 +53,38 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The application, configured by `figment` (one built on
-/// [`config::base`]), on the system clock. Ignition fails, with one line
-/// logged, when the settings are invalid (see [`AppConfig::from_figment`]).
+/// [`config::base`]), on the system clock. Ignition fails, with the reason
+/// logged, when a setting is refused (see [`ignite`]).
 pub fn rocket_with(figment: Figment) -> Rocket<Build> {
     rocket_at(figment, Clock::system())
 }
 
 /// The application on `clock`: every session rule reads the time from it.
+/// Each layer is a stage: the app's own rules first, then the session, the
+/// pages and the web layer.
 pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
-    let pages = Pages::default();
-    let built = pages.clone();
-    // An unreadable setting is refused by the settings check; until then,
-    // the templates are looked for where Rocket looks by default.
-    let template_dir = config::template_dir(&figment).unwrap_or_else(|_| "templates".into());
     rocket::custom(figment)
-        .manage(clock)
-        .attach(AdHoc::try_on_ignite(
-            "Session settings",
-            |rocket| async move {
-                let opened = AppConfig::from_figment(rocket.figment()).and_then(|config| {
-                    let clock = rocket.state::<Clock>().expect("BUG: the clock is managed");
-                    Revocations::open(
-                        &config.revocation_store,
-                        &config.revocation_spool,
-                        clock.clone(),
-                    )
-                    .map(|revocations| (config, revocations))
-                    .map_err(ConfigError)
-                });
-                match opened {
-                    Ok((config, revocations)) => Ok(rocket.manage(config).manage(revocations)),
-                    Err(e) => {
-                        rocket::error!("refusing to start: {e}");
-                        Err(rocket)
-                    }
-                }
-            },
-        ))
-        .attach(Template::try_custom(move |engines| {
-            Ok(built.build(&mut engines.handlebars, &template_dir)?)
-        }))
-        .manage(pages)
+        .attach(config::stage())
+        .attach(session::stage_at(clock))
+        .attach(render::stage())
         // The app's headers replace Rocket's default shield: one layer.
         .attach(Shield::new())
-        .attach(headers::SecurityHeaders)
-        .mount("/", routes::routes())
-        .register("/", catchers::catchers())
+        .attach(web::stage())
+}
+
+/// Ignites `rocket`; a refusal comes back as the one line that says why.
+pub async fn ignite(rocket: Rocket<Build>) -> Result<Rocket<Ignite>, String> {
+    let refusals = Refusals::default();
+    match rocket.manage(refusals.clone()).ignite().await {
+        Ok(ignited) => Ok(ignited),
+        Err(error) => {
+            // Rocket's own account goes to the log (and a Rocket error
+            // must be handled, or it panics when dropped).
+            let summary = error.pretty_print();
+            // Else one of Rocket's own checks (its settings, the routes).
+            Err(refusals
+                .first()
+                .unwrap_or_else(|| format!("{} ({summary}): see the log above", error.kind())))
+        }
+    }
 }

@@ -6,23 +6,26 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use figment::Figment;
-use rocket::error::{Error, ErrorKind};
-use rocket::fairing::AdHoc;
-use session_app::config::{self, AppConfig, ConfigError};
-use session_app::session::{Clock, Revocations};
+use rocket::{Ignite, Rocket};
+use session_app::cookies::CookieSettings;
+use session_app::session::{Expiry, Revocations};
+use session_app::{config, logger};
 
-/// Serves the app. Refused settings are explained in one line on stderr,
-/// and the process exits with failure instead of Rocket's panic.
+/// Serves the app. A refused start is explained in one line on stderr, and
+/// the process exits with failure instead of Rocket's panic.
 ///
-/// The settings are checked before Rocket builds its runtime: Rocket reads
-/// `workers`, `max_blocking` and the settings file for it first, and panics
-/// on what it cannot use. So this is a plain `main`, not `#[rocket::main]`.
+/// What Rocket reads to build its runtime (the settings file, the thread
+/// counts) is checked before it does, since it panics on what it cannot
+/// use: so this is a plain `main`, not `#[rocket::main]`. Everything else
+/// is checked once, at ignition, by the stage that owns it.
 fn main() -> ExitCode {
     let figment = config::figment();
-    let checked = config::check_settings_file().and_then(|()| AppConfig::from_figment(&figment));
-    if let Err(error) = checked {
-        return refuse(&error.0);
-    }
+    let checked =
+        config::check_before_runtime(&figment).and_then(|()| config::log_settings(&figment));
+    match checked {
+        Ok((level, format)) => logger::install(level, format),
+        Err(refusal) => return refuse(&refusal.to_string()),
+    };
     rocket::execute(serve(figment))
 }
 
@@ -36,23 +39,13 @@ async fn serve(figment: Figment) -> ExitCode {
     // Rocket closes no idle connection: with the usual soft limit of 1,024
     // open files, one client holding that many would lock everyone out.
     let open_files = rlimit::increase_nofile_limit(u64::MAX);
-    let app = session_app::rocket_with(figment.clone()).attach(AdHoc::on_liftoff(
-        "Open files limit",
-        move |_| {
-            Box::pin(async move {
-                match open_files {
-                    Ok(limit) => rocket::info!("open files limit: {limit}"),
-                    Err(e) => rocket::warn!("open files limit not raised: {e}"),
-                }
-            })
-        },
-    ));
-    // Ignition opens what the settings name (the revocation store): what
-    // fails there is a refusal too, in the same one line.
-    let app = match app.ignite().await {
+    let app = match session_app::ignite(session_app::rocket_with(figment)).await {
         Ok(app) => app,
-        Err(error) => return refuse(&ignition_failure(&error, &figment)),
+        Err(reason) => return refuse(&reason),
     };
+    // Before binding, so an operator sees what it runs with even when the
+    // port is taken.
+    started(&app, open_files);
     match app.launch().await {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
@@ -63,40 +56,33 @@ async fn serve(figment: Figment) -> ExitCode {
     }
 }
 
-/// Why ignition failed, in one line. A fairing that fails logs its reason
-/// and hands Rocket only its name, so the reason is found again by doing
-/// what the app's settings fairing does: check the settings and open the
-/// revocation store. The failed ignition has dropped the app, and with it
-/// the store's lock, so the store opens now as it did then; only a failure
-/// that does not happen twice falls back to the fairings' names.
-fn ignition_failure(error: &Error, figment: &Figment) -> String {
-    // Rocket's own account goes to the log on stdout, as it always did.
-    let summary = error.pretty_print();
-    match error.kind() {
-        ErrorKind::FailedFairings(failed) => match reopen(figment) {
-            Err(reason) => reason.0,
-            Ok(()) => {
-                let names: Vec<&str> = failed.iter().map(|f| f.name).collect();
-                format!(
-                    "{} failed at ignition ({summary}): the log above says why",
-                    names.join(", ")
-                )
-            }
-        },
-        // Rocket's own checks at ignition (settings, key, routes): the
-        // settings check before it refuses what the app can foresee.
-        kind => format!("{kind} ({summary}): see the log above"),
-    }
-}
-
-/// The settings fairing's work, done again for its reason.
-fn reopen(figment: &Figment) -> Result<(), ConfigError> {
-    let config = AppConfig::from_figment(figment)?;
-    Revocations::open(
-        &config.revocation_store,
-        &config.revocation_spool,
-        Clock::system(),
-    )
-    .map(drop)
-    .map_err(ConfigError)
+/// The effective settings, in one line: never a key, never a password.
+fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
+    let config = rocket.config();
+    let expiry = rocket.state::<Expiry>().expect("BUG: managed at ignition");
+    let cookies = rocket
+        .state::<CookieSettings>()
+        .expect("BUG: managed at ignition");
+    let store = rocket
+        .state::<Revocations>()
+        .expect("BUG: managed at ignition");
+    let open_files = match open_files {
+        Ok(limit) => limit.to_string(),
+        Err(e) => format!("not raised ({e})"),
+    };
+    log::info!(
+        address = config.address.to_string().as_str(),
+        port = config.port,
+        log_level = config.log_level.to_string().as_str(),
+        form_limit_bytes = config.limits.get("form").map_or(0, |limit| limit.as_u64()),
+        profile = rocket.figment().profile().as_str().as_str(),
+        idle_timeout_s = expiry.idle().as_secs(),
+        absolute_timeout_s = expiry.absolute().as_secs(),
+        cookie = cookies.session.as_str(),
+        secure = cookies.secure,
+        tls = config.tls_enabled(),
+        revocation_store = store.describe(),
+        open_files = open_files.as_str();
+        "started"
+    );
 }

@@ -1,5 +1,29 @@
 //! What a person may type into a field that the app stores and shows back:
-//! the rules for names (and other free text), kept in one place.
+//! the rules for names, entry keys and values, and the largest form they
+//! make, kept in one place.
+
+/// The longest accepted name, in Unicode scalar values.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The longest accepted entry value, in Unicode scalar values.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// The longest key the set-entry form accepts.
+pub const MAX_SET_KEY_CHARS: usize = 32;
+
+/// The largest form the app's own pages send: the set-entry form with the
+/// longest key and value, every character four UTF-8 bytes, each byte
+/// percent-encoded, plus the other fields. `limits.form` must allow it.
+pub const LARGEST_FORM_BYTES: u64 = (MAX_VALUE_CHARS * 4 * 3 + MAX_SET_KEY_CHARS * 3 + 256) as u64;
+
+/// Whether `key` may be set through the form: 1 to 32 ASCII letters,
+/// digits, `_` or `-` (the session's own keys are refused separately).
+pub fn is_settable_key(key: &str) -> bool {
+    (1..=MAX_SET_KEY_CHARS).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// Why a piece of text was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

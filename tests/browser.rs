@@ -163,7 +163,7 @@ async fn log_in(browser: &Client, base: &str, name: &str) {
         .await
         .unwrap();
     assert_eq!(button.text().await.unwrap(), "ログイン");
-    button.click().await.unwrap();
+    click_through(browser, button).await;
 }
 
 async fn js(browser: &Client, script: &str) -> Value {
@@ -333,14 +333,30 @@ async fn fits(browser: &Client, width: u64, page: &str) {
     );
 }
 
+/// Clicks `css`, which leads to another page, and waits for that page to
+/// replace this one: see [`left`].
 async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let element = browser.find(Locator::Css(css)).await.unwrap();
+    click_through(browser, element).await;
+}
+
+/// Clicks `element` and waits until the page it was on is gone.
+async fn click_through(browser: &Client, element: fantoccini::elements::Element) {
+    let before = browser.find(Locator::Css("html")).await.unwrap();
+    element.click().await.unwrap();
+    left(before).await;
+}
+
+/// Waits for the event "the page `root` belonged to was replaced", not for
+/// an address: a form answered on the page's own address (a refusal, an
+/// entry added on the session page) cannot be told apart by its address,
+/// and a click racing the next page's load finds stale elements.
+async fn left(root: fantoccini::elements::Element) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while root.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "the page never changed");
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn fill(browser: &Client, css: &str, text: &str) {
@@ -506,13 +522,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             // Log in again, then log out with the button.
             log_in(browser, &base, "山田太郎").await;
             wait_for_path(browser, uri!(routes::output)).await;
-            browser
-                .find(Locator::Id("logout"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            click(browser, "#logout").await;
             wait_for_path(browser, uri!(routes::index)).await;
             assert_eq!(
                 text_of(browser, r#"[role="status"]"#).await,
@@ -587,20 +597,9 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
 /// Submits the login form on the page as it is.
 async fn log_in_here(browser: &Client, name: &str) {
     fill(browser, "#name", name).await;
-    // The page before the click: once it is gone, the answer has landed
-    // (a refused name comes back to the same address, so the address
-    // cannot tell).
-    let before = browser.find(Locator::Css("html")).await.unwrap();
-    assert_eq!(before.tag_name().await.unwrap(), "html");
+    // Once the page is gone, the answer has landed (a refused name comes
+    // back to the same address, so the address cannot tell).
     click(browser, r#"form[action="/login"] button[type="submit"]"#).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while before.tag_name().await.is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "the login form's answer never came"
-        );
-        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     browser
         .wait()
         .for_element(Locator::Css("main h1"))

@@ -14,7 +14,7 @@ use rocket::local::blocking::Client;
 use std::time::Duration;
 
 use common::{CSRF_COOKIE, SESSION_COOKIE};
-use session_app::config::MAX_TIMEOUT_SECS;
+use session_app::cookies::LONGEST_MAX_AGE_SECS as MAX_TIMEOUT_SECS;
 use session_app::session::{Expiry, Session, Verdict};
 
 fn entries() -> impl Strategy<Value = BTreeMap<String, String>> {

@@ -60,7 +60,7 @@ fn release_refuses_the_development_key_in_hex_too() {
 
 #[test]
 fn the_longest_timeouts_still_serve() {
-    let most = session_app::config::MAX_TIMEOUT_SECS;
+    let most = session_app::cookies::LONGEST_MAX_AGE_SECS;
     let figment = common::figment()
         .merge(("session_idle_timeout", most))
         .merge(("session_absolute_timeout", most));
@@ -78,9 +78,9 @@ fn rockets_own_tls_gives_host_prefixed_secure_cookies() {
         ("key".to_owned(), "key.pem".into()),
     ]);
     let config = AppConfig::from_figment(&common::figment().merge(("tls", tls))).unwrap();
-    assert!(config.cookies.secure);
-    assert_eq!(config.cookies.session, secure(SESSION_COOKIE));
-    assert_eq!(config.cookies.csrf, secure(CSRF_COOKIE));
+    assert!(config.session.cookies.secure);
+    assert_eq!(config.session.cookies.session, secure(SESSION_COOKIE));
+    assert_eq!(config.session.cookies.csrf, secure(CSRF_COOKIE));
 }
 
 #[test]
@@ -221,12 +221,12 @@ fn environment_variables_configure_everything() {
 
         let config = AppConfig::from_figment(&figment).expect("valid");
         assert_eq!(
-            config.expiry,
+            config.session.expiry,
             Expiry::new(Duration::from_secs(60), Duration::from_secs(600))
         );
-        assert_eq!(config.cookies.session, secure("sid"));
-        assert!(config.cookies.secure);
-        assert_eq!(config.cookies.fallback_keys.len(), 1);
+        assert_eq!(config.session.cookies.session, secure("sid"));
+        assert!(config.session.cookies.secure);
+        assert_eq!(config.session.cookies.fallback_keys.len(), 1);
         Ok(())
     });
 }

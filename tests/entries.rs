@@ -7,8 +7,8 @@ use common::*;
 use rocket::http::Status;
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
+use session_app::cookies::COOKIE_BUDGET;
 use session_app::routes;
-use session_app::session::cookies::COOKIE_BUDGET;
 
 fn set<'c>(client: &'c Client, key: &str, value: &str) -> LocalResponse<'c> {
     post_form(

@@ -111,7 +111,7 @@ fn both_languages_have_the_same_texts() {
     use std::collections::BTreeMap;
 
     let read = |file: &str| -> BTreeMap<String, String> {
-        let path = format!("{}/src/i18n/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/src/render/i18n/{file}", env!("CARGO_MANIFEST_DIR"));
         figment::Figment::from(Toml::file(path)).extract().unwrap()
     };
     let (ja, en) = (read("ja.toml"), read("en.toml"));
@@ -122,8 +122,8 @@ fn both_languages_have_the_same_texts() {
     assert!(ja.len() > 30);
 
     // And the app refuses to start with a catalog that differs: it loads.
-    let catalog = session_app::i18n::Catalog::load().expect("the texts load");
-    assert_eq!(catalog.texts(session_app::i18n::Lang::En), &en);
+    let catalog = session_app::render::i18n::Catalog::load().expect("the texts load");
+    assert_eq!(catalog.texts(session_app::render::i18n::Lang::En), &en);
 }
 
 /// Any Hiragana, Katakana, CJK ideograph or full-width punctuation, outside
@@ -227,10 +227,11 @@ fn the_language_link_goes_back_over_http2_too() {
         let client = Client::builder(TokioExecutor::new())
             .http2_only(true)
             .build_http::<String>();
-        let request = http::Request::get(server.url(uri!(routes::switch_language("en"))))
-            .header("Referer", server.url(uri!(routes::output)))
-            .body(String::new())
-            .unwrap();
+        let request =
+            http::Request::get(server.url(uri!(session_app::web::lang::switch_language("en"))))
+                .header("Referer", server.url(uri!(routes::output)))
+                .body(String::new())
+                .unwrap();
         let response = client.request(request).await.unwrap();
         let location = response.headers().get("Location").cloned();
         (response.version(), response.status(), location)

@@ -114,7 +114,7 @@ fn outputs_served(server: &Server) -> usize {
     server
         .output()
         .lines()
-        .filter(|line| line.starts_with("GET /output"))
+        .filter(|line| line.contains(" request method=GET path=/output status=200 "))
         .count()
 }
 

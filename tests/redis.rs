@@ -4,13 +4,17 @@
 //! the revocation to disk, so it reaches Redis even if the instance is
 //! killed first; a Redis restarted empty gets it back, and so does an
 //! instance started afterwards. Junk in Redis is skipped, and a Redis that
-//! never answers cannot hang a logout.
+//! never answers cannot hang a logout. Over TLS (`rediss://`, a CA made
+//! for the test and named by SSL_CERT_FILE) with an ACL user and password,
+//! sharing works the same; credentials Redis refuses stop the start in one
+//! line; a certificate not trusted is an outage; and the password is never
+//! logged.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -478,4 +482,276 @@ fn a_redis_that_never_answers_subscribe_cannot_hang_a_logout() {
         instance.output()
     );
     assert!(readiness(&instance).contains("Redis unreachable"));
+}
+
+/// A certificate authority made for one test, and a certificate it signed
+/// for Redis on `localhost` and 127.0.0.1, as PEM files in a folder.
+struct Authority {
+    dir: PathBuf,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Authority {
+    fn new(name: &str) -> Authority {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let dir = PathBuf::from(fresh_store()).with_file_name(format!("tls-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.distinguished_name
+            .push(DnType::CommonName, format!("session_app test CA {name}"));
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut server =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let server = server.signed_by(&key, &ca, &ca_key).unwrap();
+        let authority = Authority {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        };
+        std::fs::write(&authority.ca, ca.pem()).unwrap();
+        std::fs::write(&authority.cert, server.pem()).unwrap();
+        std::fs::write(&authority.key, key.serialize_pem()).unwrap();
+        authority
+    }
+
+    fn ca(&self) -> &str {
+        self.ca.to_str().unwrap()
+    }
+}
+
+impl Drop for Authority {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The user the app logs in to Redis as, over TLS.
+const TLS_USER: &str = "session_app";
+
+/// A Redis that speaks only TLS, with the certificate `authority` signed,
+/// and lets in only [`TLS_USER`] with `password` (the default user is off),
+/// until dropped.
+struct TlsRedis {
+    child: Child,
+    port: u16,
+    password: String,
+}
+
+impl TlsRedis {
+    fn start(program: &Path, authority: &Authority) -> TlsRedis {
+        let port = free_port();
+        let password = format!("pw-{:032x}", rand::random::<u128>());
+        let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
+        let child = Command::new(program)
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(["--tls-port", &port.to_string()])
+            .args(["--tls-cert-file", &path(&authority.cert)])
+            .args(["--tls-key-file", &path(&authority.key)])
+            .args(["--tls-ca-cert-file", &path(&authority.ca)])
+            .args(["--tls-auth-clients", "no"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--user", TLS_USER, "on", &format!(">{password}")])
+            // Only what the app uses, on its own keys and channel.
+            .args(["~session_app:*", "&session_app:*"])
+            .args(["+ping", "+scan", "+mget", "+set", "+publish", "+subscribe"])
+            .args(["+unsubscribe"])
+            .args(["--user", "default", "off"])
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let mut redis = TlsRedis {
+            child,
+            port,
+            password,
+        };
+        // Listening is all a plain socket can see of a TLS-only server.
+        wait_until(
+            &mut redis.child,
+            "redis over TLS",
+            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            String::new,
+        );
+        redis
+    }
+
+    /// `rediss://` with `password` for [`TLS_USER`].
+    fn url_with(&self, password: &str) -> String {
+        format!("rediss://{TLS_USER}:{password}@localhost:{}/", self.port)
+    }
+
+    fn url(&self) -> String {
+        self.url_with(&self.password)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What rustls-native-certs reads besides SSL_CERT_FILE: the system's
+/// roots, named as OpenSSL keeps them (SSL_CERT_FILE alone would replace
+/// them), or an empty folder where there are none.
+fn system_roots() -> String {
+    let system = Path::new("/etc/ssl/certs");
+    if system.is_dir() {
+        return system.display().to_string();
+    }
+    let empty = PathBuf::from(fresh_store()).with_file_name("no-roots");
+    std::fs::create_dir_all(&empty).unwrap();
+    empty.display().to_string()
+}
+
+/// An instance behind TLS on `store`, trusting the system's roots and the
+/// CA file `ca`.
+fn trusting(ca: &str, store: &str) -> Server {
+    Server::start(&[
+        ("ROCKET_SESSION_COOKIE_SECURE", "true"),
+        ("ROCKET_SESSION_REVOCATION_STORE", store),
+        ("SSL_CERT_FILE", ca),
+        ("SSL_CERT_DIR", &system_roots()),
+    ])
+}
+
+/// Asserts that `secret` is nowhere in `output`.
+fn assert_never_logged(secret: &str, output: &str) {
+    assert!(
+        !output.contains(secret),
+        "the password was logged:\n{output}"
+    );
+}
+
+#[test]
+fn over_tls_with_a_password_a_logout_is_refused_on_the_other_instance() {
+    let (Some(nginx), Some(program)) = (nginx_program(), redis_program()) else {
+        return;
+    };
+    let authority = Authority::new("shared");
+    let redis = TlsRedis::start(&program, &authority);
+    let first = trusting(authority.ca(), &redis.url());
+    let second = trusting(authority.ca(), &redis.url());
+    let front = Front::start(&nginx, [first.port, second.port]);
+    wait_ready(&[&first, &second]);
+
+    let (mut browser, copy) = logged_in(&front, "太郎");
+    assert_eq!(output_status(&first, &copy), 200);
+    assert_eq!(output_status(&second, &copy), 200);
+    assert_eq!(log_out(&mut browser), 303);
+    for instance in [&first, &second] {
+        refused_within(instance, &copy, Duration::from_secs(1)).expect("refused within a second");
+    }
+    for instance in [&first, &second] {
+        let output = instance.output();
+        assert!(!output.contains("Redis unreachable"), "{output}");
+        assert_never_logged(&redis.password, &output);
+    }
+}
+
+#[test]
+fn credentials_redis_refuses_stop_the_start_in_one_line() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let authority = Authority::new("credentials");
+    let redis = TlsRedis::start(&program, &authority);
+    let wrong = format!("wrong-{:032x}", rand::random::<u128>());
+    let no_credentials = format!("rediss://localhost:{}/", redis.port);
+    for store in [redis.url_with(&wrong), no_credentials] {
+        let run = common::server::run_binary(
+            env!("CARGO_MANIFEST_DIR").as_ref(),
+            &[
+                ("ROCKET_PROFILE", "release"),
+                ("ROCKET_SECRET_KEY", common::server::TEST_KEY),
+                ("ROCKET_SESSION_REVOCATION_STORE", &store),
+                ("SSL_CERT_FILE", authority.ca()),
+            ],
+        );
+        let line = run.refusal();
+        assert!(
+            line.starts_with(
+                "session_app: refusing to start: session_revocation_store: Redis refused the \
+                 user name or password"
+            ),
+            "{line}"
+        );
+        for secret in [&wrong, &redis.password] {
+            assert_never_logged(secret, &format!("{}{}", run.stdout, run.stderr));
+        }
+    }
+
+    // Verification cannot be switched off from the URL either.
+    let insecure = format!("{}#insecure", redis.url());
+    let run = common::server::run_binary(
+        env!("CARGO_MANIFEST_DIR").as_ref(),
+        &[
+            ("ROCKET_PROFILE", "release"),
+            ("ROCKET_SECRET_KEY", common::server::TEST_KEY),
+            ("ROCKET_SESSION_REVOCATION_STORE", &insecure),
+        ],
+    );
+    let line = run.refusal();
+    assert!(line.contains("`#insecure`"), "{line}");
+    assert_never_logged(&redis.password, &format!("{}{}", run.stdout, run.stderr));
+}
+
+#[test]
+fn a_redis_whose_certificate_is_not_trusted_is_an_outage_not_a_link() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let authority = Authority::new("untrusted");
+    let redis = TlsRedis::start(&program, &authority);
+    // The system's roots only: what an instance without SSL_CERT_FILE
+    // trusts. A CA made for this test is not among them; without a system
+    // bundle, another such CA stands for them.
+    let other = Authority::new("other");
+    let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let roots = if bundle.is_file() {
+        bundle.to_str().unwrap()
+    } else {
+        other.ca()
+    };
+    let (dir, url) = (system_roots(), redis.url());
+    let env = [
+        ("SSL_CERT_FILE", roots),
+        ("SSL_CERT_DIR", dir.as_str()),
+        ("ROCKET_SESSION_REVOCATION_STORE", url.as_str()),
+    ];
+    let instance = Server::start(&env);
+
+    // It serves, but does not connect, and says so.
+    assert!(readiness(&instance).contains("Redis unreachable"));
+    assert!(
+        instance.prints_soon("Redis unreachable"),
+        "{}",
+        instance.output()
+    );
+    let output = instance.output();
+    assert!(output.contains("certificate"), "{output}");
+    let (mut browser, copy) = logged_in_at(&instance, "太郎");
+    assert_eq!(log_out(&mut browser), 303);
+    assert_eq!(plain_output_status(&instance, &copy), 303);
+    thread::sleep(Duration::from_millis(500));
+    assert!(readiness(&instance).contains("Redis unreachable"));
+    assert_never_logged(&redis.password, &instance.output());
+
+    // Redis not there at all at start: the instance starts all the same.
+    drop(redis);
+    let absent = trusting(authority.ca(), &url);
+    assert!(readiness(&absent).contains("Redis unreachable"));
 }

@@ -168,11 +168,11 @@ fn fallbacks_come_from_toml_arrays_and_environment_lists() {
             &format!("[default]\nsecret_key_fallbacks = [\"{OLD}\", \"{OLDER}\"]\n"),
         )?;
         let config = AppConfig::from_figment(&session_app::config::figment()).expect("valid");
-        assert_eq!(config.cookies.fallback_keys.len(), 2);
+        assert_eq!(config.session.cookies.fallback_keys.len(), 2);
 
         jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", format!("[\"{NEW}\"]"));
         let config = AppConfig::from_figment(&session_app::config::figment()).expect("valid");
-        assert_eq!(config.cookies.fallback_keys.len(), 1);
+        assert_eq!(config.session.cookies.fallback_keys.len(), 1);
 
         // A lone string is not a list of one-character keys.
         jail.set_env("ROCKET_SECRET_KEY_FALLBACKS", NEW);

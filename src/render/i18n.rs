@@ -1,13 +1,11 @@
 //! Japanese and English: choosing the language from `Accept-Language`, and
-//! the texts, kept in one file per language (`src/i18n/*.toml`).
+//! the texts, kept in one file per language (`src/render/i18n/*.toml`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::session::cookies;
 use figment::providers::{Format, Toml};
 use figment::Figment;
-use rocket::request::Request;
 use rocket_dyn_templates::handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
 };
@@ -75,13 +73,6 @@ impl Lang {
 }
 
 impl Lang {
-    /// The language for `req`, also usable from catchers: the one the
-    /// browser chose on a page, else the one `Accept-Language` prefers.
-    pub fn of(req: &Request<'_>) -> Lang {
-        cookies::language(req, Lang::from_code)
-            .unwrap_or_else(|| Lang::negotiate(req.headers().get_one("Accept-Language")))
-    }
-
     /// `rfc3339`, a UTC instant, as a person reads it in this language:
     /// Japanese in Japan's time, English in UTC, each saying which. Written
     /// digit by digit: the session page shows one on every request, and the
@@ -248,7 +239,7 @@ impl HelperDef for Texts {
             .catalog
             .text(self.lang, key)
             .ok_or_else(|| RenderErrorReason::Other(format!("no text `{key}`")))?;
-        out.write(&crate::templates::escape(text))?;
+        out.write(&crate::escape::escape(text))?;
         Ok(())
     }
 }

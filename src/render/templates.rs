@@ -1,31 +1,25 @@
 //! The pages' handlebars templates, resolved once per language at ignition.
 //!
-//! The files in `template_dir` stay the source: rocket_dyn_templates loads
-//! them, and at ignition each page (`index`, `output`, `logout`, `error`)
-//! is also registered once per language as `PAGE.LANG`, with its partials
-//! spliced into `base` and every literal text (`{{t "key"}}`) already
-//! written out, escaped; and once more as `PAGE.LANG.notice`, with the
-//! `notice` partial spliced in too, for a request that has a notice to
-//! show. What is left to evaluate per request is only what changes per
-//! request: the name, the entries, the token, the notice.
-//! Pages are rendered from the registry rocket_dyn_templates built, kept in
-//! managed state, with one context value.
+//! The files in `template_dir` stay the source: at ignition each page
+//! (`index`, `output`, `logout`, `error`) is registered once per language
+//! as `PAGE.LANG`, with its partials spliced into `base` and every literal
+//! text (`{{t "key"}}`) already written out, escaped; and once more as
+//! `PAGE.LANG.notice`, with the `notice` partial spliced in too, for a
+//! request that has a notice to show. What is left to evaluate per request
+//! is only what changes per request: the name, the entries, the token, the
+//! notice. Pages render from that one registry, kept in managed state,
+//! with one context value.
 //!
 //! Editing a template and restarting changes the page; a template that
 //! names a text no language has refuses the start.
 
-use std::io::Cursor;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
-use rocket::http::Status;
-use rocket::response::{self, Responder};
-use rocket::{Request, Response};
 use rocket_dyn_templates::handlebars::Handlebars;
 use serde::Serialize;
 
-use crate::headers;
-use crate::i18n::{Catalog, Lang};
+use super::i18n::{Catalog, Lang};
+use crate::escape::escape;
 
 /// A page the app renders; each uses `base` and may use the partials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,48 +85,9 @@ fn read(dir: &Path, name: &str) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// The bytes [`escape`] replaces, looked up rather than compared one by one.
-const SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    let bytes = b"<>\"&'`=";
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
-
-/// HTML-escapes `text` exactly as handlebars does (`<`, `>`, `"`, `&`, `'`,
-/// `` ` `` and `=`), but in one pass over the bytes into one allocation of
-/// the right size: most values (tokens, names) need no escaping at all.
-pub fn escape(text: &str) -> String {
-    let count = text.bytes().filter(|b| SPECIAL[usize::from(*b)]).count();
-    if count == 0 {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 5 * count);
-    let mut start = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let entity = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'&' => "&amp;",
-            b'\'' => "&#x27;",
-            b'`' => "&#x60;",
-            b'=' => "&#x3D;",
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        out.push_str(entity);
-        start = i + 1;
-    }
-    out.push_str(&text[start..]);
-    out
-}
-
 /// The `{{#*inline "NAME"}}…{{/inline}}` blocks of `source`, by name.
+/// Kept rather than left to handlebars at render time: resolving pages once
+/// at ignition is what bench/README.md measures as the render's largest win.
 fn inline_blocks(source: &str) -> Result<Vec<(String, String)>, String> {
     const OPEN: &str = "{{#*inline \"";
     const CLOSE: &str = "{{/inline}}";
@@ -219,28 +174,27 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
     Ok(pages)
 }
 
-/// The registry the pages render from, filled at ignition.
-#[derive(Clone, Default)]
-pub struct Pages(Arc<OnceLock<Built>>);
-
-/// The registry, and the name each page is registered under, by [`slot`].
-struct Built {
+/// Every page in every language, ready to render: one handlebars registry
+/// holding only the resolved pages, and the name each is registered under,
+/// by [`slot`].
+pub struct Pages {
     registry: Handlebars<'static>,
     names: Vec<String>,
 }
 
 impl Pages {
-    /// Registers the per-language pages in `handlebars` (rocket_dyn_templates'
-    /// registry, with its files loaded) and keeps the registry for rendering.
-    pub fn build(&self, handlebars: &mut Handlebars<'static>, dir: &Path) -> Result<(), String> {
+    /// Reads the templates in `dir` and resolves every page in every
+    /// language; an edited file counts from the next start.
+    pub fn load(dir: &Path) -> Result<Pages, String> {
         let catalog = Catalog::load()?;
+        let mut registry = Handlebars::new();
         // A typo in a template fails the render (and the tests) instead of
         // showing an empty string.
-        handlebars.set_strict_mode(true);
-        handlebars.register_escape_fn(escape);
-        catalog.register(handlebars);
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(escape);
+        catalog.register(&mut registry);
         for (name, source) in flatten(dir, &catalog)? {
-            handlebars
+            registry
                 .register_template_string(&name, source)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
@@ -252,12 +206,7 @@ impl Pages {
                 }
             }
         }
-        // Kept from the first build: templates change at a restart.
-        let _ = self.0.set(Built {
-            registry: handlebars.clone(),
-            names,
-        });
-        Ok(())
+        Ok(Pages { registry, names })
     }
 
     /// Renders `page` in `lang` with `context`; `notice` says whether the
@@ -268,41 +217,13 @@ impl Pages {
         lang: Lang,
         notice: bool,
         context: &C,
-    ) -> Html {
-        let built = self.0.get().expect("BUG: the pages are built at ignition");
+    ) -> Result<Vec<u8>, String> {
         let mut html = Vec::with_capacity(8 * 1024);
-        let name = &built.names[slot(page, lang, notice)];
-        match built.registry.render_to_write(name, context, &mut html) {
-            Ok(()) => Html(Ok(html)),
-            Err(e) => {
-                rocket::error!("rendering {name} failed: {e}");
-                Html(Err(Status::InternalServerError))
-            }
-        }
-    }
-}
-
-/// A rendered page.
-pub struct Html(Result<Vec<u8>, Status>);
-
-impl Html {
-    /// Whether it rendered (else it answers 500).
-    pub fn is_page(&self) -> bool {
-        self.0.is_ok()
-    }
-}
-
-impl<'r> Responder<'r, 'static> for Html {
-    /// The page with its own headers: the type, written as it stands rather
-    /// than formatted, and the security headers ([`headers::secure_page`]).
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let body = self.0?;
-        let mut response = Response::build()
-            .raw_header("Content-Type", "text/html; charset=utf-8")
-            .sized_body(body.len(), Cursor::new(body))
-            .finalize();
-        headers::secure_page(req, &mut response);
-        Ok(response)
+        let name = &self.names[slot(page, lang, notice)];
+        self.registry
+            .render_to_write(name, context, &mut html)
+            .map_err(|e| format!("{name}: {e}"))?;
+        Ok(html)
     }
 }
 
@@ -326,27 +247,6 @@ mod tests {
             slots,
             (0..PageName::ALL.len() * Lang::ALL.len() * 2).collect::<Vec<_>>()
         );
-    }
-
-    #[test]
-    fn escaping_matches_handlebars() {
-        for text in [
-            "",
-            "plain",
-            "山田太郎",
-            "<b>&\"'`=</b>",
-            "a<b",
-            "=",
-            "x & y & z",
-            "👩\u{200D}💻<",
-            &(0..=127u8).map(char::from).collect::<String>(),
-        ] {
-            assert_eq!(
-                escape(text),
-                rocket_dyn_templates::handlebars::html_escape(text),
-                "{text}"
-            );
-        }
     }
 
     #[test]

@@ -64,6 +64,16 @@ impl Expiry {
         }
     }
 
+    /// The idle window.
+    pub fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle)
+    }
+
+    /// The absolute window.
+    pub fn absolute(&self) -> Duration {
+        Duration::from_millis(self.absolute)
+    }
+
     /// A session for `name` started at `at`, its absolute end sealed in
     /// it: a later setting may end it sooner, never later.
     pub fn start(&self, name: &str, at: Millis) -> Session {

@@ -15,10 +15,11 @@ use rocket::http::{CookieJar, Status};
 use rocket::outcome::IntoOutcome;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use super::cookies::{self, Lifetime, Opened};
 use super::revocation::Durability;
-use super::{Clock, Millis, Revocations, Session, Verdict, MAX_ENTRIES, NAME, RESERVED_KEYS};
-use crate::config::AppConfig;
+use super::{
+    Clock, Counts, Expiry, Revocations, Session, Verdict, Why, MAX_ENTRIES, NAME, RESERVED_KEYS,
+};
+use crate::cookies::{self, CookieSettings, Lifetime, Opened};
 
 /// Why the request's cookie was no session, when it carried one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +48,49 @@ pub enum SetRefusal {
 /// The session of the request being served.
 pub struct RequestSession<'r> {
     jar: &'r CookieJar<'r>,
-    config: &'r AppConfig,
-    clock: &'r Clock,
+    rules: Rules<'r>,
     revocations: &'r Revocations,
     current: Option<Cow<'r, Session>>,
     ended: Option<Ended>,
+}
+
+/// What the session layer's stage manages, as a request reads it.
+#[derive(Clone, Copy)]
+struct Rules<'r> {
+    expiry: &'r Expiry,
+    cookies: &'r CookieSettings,
+    clock: &'r Clock,
+    counts: &'r Counts,
+}
+
+impl<'r> Rules<'r> {
+    fn of(req: &'r Request<'_>) -> Rules<'r> {
+        Rules {
+            expiry: managed(req),
+            cookies: managed(req),
+            clock: managed(req),
+            counts: managed(req),
+        }
+    }
+
+    /// Stores `session` in the cookie, kept by the browser as long as
+    /// [`Expiry::cookie_lifetime`] says.
+    fn save(self, jar: &CookieJar<'_>, session: &Session) {
+        self.seal(jar, session, session.encode());
+    }
+
+    /// [`Rules::save`] with `session` already encoded as `plaintext`.
+    fn seal(self, jar: &CookieJar<'_>, session: &Session, plaintext: String) {
+        let now = self.clock.now();
+        let max_age = self.expiry.cookie_lifetime(session, now);
+        cookies::seal(
+            jar,
+            self.cookies,
+            &self.cookies.session,
+            plaintext,
+            Lifetime::For { max_age, now },
+        );
+    }
 }
 
 /// The per-request cache of the opened cookie.
@@ -67,18 +106,17 @@ impl<'r> RequestSession<'r> {
         let opening = opened(req);
         RequestSession {
             jar: req.cookies(),
-            config: AppConfig::of(req),
-            clock: managed(req),
+            rules: Rules::of(req),
             revocations: managed(req),
             current: opening.session.as_ref().map(Cow::Borrowed),
             ended: opening.ended,
         }
     }
 
-    /// The CSRF token the live session of `req` carries, if any: opened
-    /// with the session, at no further cost.
-    pub fn csrf_token_of(req: &'r Request<'_>) -> Option<&'r str> {
-        opened(req).session.as_ref()?.csrf_token()
+    /// What the app attached to the live session of `req`, if anything:
+    /// opened with the session, at no further cost.
+    pub fn attachment_of(req: &'r Request<'_>) -> Option<&'r str> {
+        opened(req).session.as_ref()?.attachment()
     }
 
     /// Applies the session rules to `req` now (removing a dead cookie,
@@ -103,20 +141,32 @@ impl<'r> RequestSession<'r> {
         self.ended
     }
 
-    /// Replaces whatever session there was with a fresh one for `name`, and
-    /// the CSRF token with a fresh one too, so a token planted or seen
-    /// before login is worthless after it.
+    /// Replaces whatever session there was with a fresh one for `name`
+    /// (the tutorial's `session["name"] = name`), under a new identifier,
+    /// its absolute end sealed in it.
     pub fn start(&mut self, name: &str) {
-        let token = crate::csrf::new_token();
-        let session = self
-            .config
-            .expiry
-            .start(name, self.clock.now())
-            .with_csrf_token(token.clone());
-        save(self.jar, self.config, self.clock.now(), &session);
-        cookies::seal_csrf_token(self.jar, &self.config.cookies, token);
+        let session = self.rules.expiry.start(name, self.rules.clock.now());
+        self.rules.save(self.jar, &session);
         self.current = Some(Cow::Owned(session));
+        self.rules.counts.started.inc();
         rocket::info!("session: login");
+    }
+
+    /// Seals `attachment` (up to 64 letters, digits, `-` or `_`) into the
+    /// live session, beside its entries; false, with nothing changed, when
+    /// there is no session or it is not of that form.
+    pub fn attach(&mut self, attachment: String) -> bool {
+        let Some(current) = self.current.as_ref() else {
+            return false;
+        };
+        let session = current.clone().into_owned().with_attachment(attachment);
+        let plaintext = session.encode();
+        if Session::decode(&plaintext).is_none() {
+            return false;
+        }
+        self.rules.seal(self.jar, &session, plaintext);
+        self.current = Some(Cow::Owned(session));
+        true
     }
 
     /// Sets entry `key` to `value` (the tutorial's `session[key] = value`);
@@ -135,13 +185,13 @@ impl<'r> RequestSession<'r> {
         if session.entries().len() > MAX_ENTRIES {
             return Err(SetRefusal::TooMany);
         }
-        let budget = self.config.cookies.session_budget;
+        let budget = self.rules.cookies.session_budget;
         let plaintext = session.encode();
         if plaintext.len() > budget {
             let room = budget.saturating_sub(current.encode().len());
             return Err(SetRefusal::TooBig { room });
         }
-        seal(self.jar, self.config, self.clock.now(), &session, plaintext);
+        self.rules.seal(self.jar, &session, plaintext);
         self.current = Some(Cow::Owned(session));
         rocket::info!("session: one key set");
         Ok(replaced)
@@ -161,13 +211,14 @@ impl<'r> RequestSession<'r> {
         session.remove(key);
         let durability = if key == NAME {
             let durability = self.revoke("name deleted").await;
+            self.rules.counts.ended("name_deleted");
             session = session.with_new_id();
             durability
         } else {
             rocket::info!("session: one key deleted");
             Durability::Written
         };
-        save(self.jar, self.config, self.clock.now(), &session);
+        self.rules.save(self.jar, &session);
         self.current = Some(Cow::Owned(session));
         Some(durability)
     }
@@ -177,8 +228,12 @@ impl<'r> RequestSession<'r> {
     /// what the store did with the revocation.
     pub async fn clear(&mut self) -> Durability {
         let durability = self.revoke("logout").await;
+        if self.current.is_some() {
+            self.rules.counts.ended("logout");
+        }
         self.current = None;
-        cookies::discard(self.jar, &self.config.cookies, &self.config.cookies.session);
+        let cookies = self.rules.cookies;
+        cookies::discard(self.jar, cookies, &cookies.session);
         durability
     }
 
@@ -187,7 +242,7 @@ impl<'r> RequestSession<'r> {
         let Some(session) = self.current() else {
             return Durability::Written;
         };
-        let until = self.config.expiry.revoke_until(session);
+        let until = self.rules.expiry.revoke_until(session);
         let durability = self.revocations.revoke(session.id(), until).await;
         match durability {
             Durability::Written => rocket::info!("session: {why}; revocation stored"),
@@ -203,30 +258,6 @@ impl<'r> RequestSession<'r> {
     }
 }
 
-/// Stores `session` in the cookie, kept by the browser as long as
-/// [`super::Expiry::cookie_lifetime`] says.
-fn save(jar: &CookieJar<'_>, config: &AppConfig, now: Millis, session: &Session) {
-    seal(jar, config, now, session, session.encode());
-}
-
-/// [`save`] with `session` already encoded as `plaintext`.
-fn seal(
-    jar: &CookieJar<'_>,
-    config: &AppConfig,
-    now: Millis,
-    session: &Session,
-    plaintext: String,
-) {
-    let max_age = config.expiry.cookie_lifetime(session, now);
-    cookies::seal(
-        jar,
-        &config.cookies,
-        &config.cookies.session,
-        plaintext,
-        Lifetime::For { max_age, now },
-    );
-}
-
 fn managed<'r, T: Send + Sync + 'static>(req: &'r Request<'_>) -> &'r T {
     req.rocket().state::<T>().unwrap_or_else(|| {
         panic!(
@@ -238,32 +269,24 @@ fn managed<'r, T: Send + Sync + 'static>(req: &'r Request<'_>) -> &'r T {
 
 /// The request's session, opened under the rules by whoever asks first.
 fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
-    req.local_cache(|| {
-        open(
-            req.cookies(),
-            AppConfig::of(req),
-            managed(req),
-            managed(req),
-        )
-    })
+    req.local_cache(|| open(req.cookies(), Rules::of(req), managed(req)))
 }
 
-fn open(
-    jar: &CookieJar<'_>,
-    config: &AppConfig,
-    clock: &Clock,
-    revocations: &Revocations,
-) -> Opening {
-    let name = &config.cookies.session;
+fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
+    let name = &rules.cookies.session;
     let refuse = |ended: Ended, why: &str| {
         rocket::info!("session: cookie rejected: {why}");
-        cookies::discard(jar, &config.cookies, name);
+        rules.counts.ended(match ended {
+            Ended::Revoked => "revoked",
+            _ => "unreadable",
+        });
+        cookies::discard(jar, rules.cookies, name);
         Opening {
             session: None,
             ended: Some(ended),
         }
     };
-    let (plaintext, stale_key) = match cookies::open(jar, &config.cookies, name) {
+    let (plaintext, stale_key) = match cookies::open(jar, rules.cookies, name) {
         Opened::Missing => {
             return Opening {
                 session: None,
@@ -280,11 +303,15 @@ fn open(
     if revocations.is_revoked(&session.id()) {
         return refuse(Ended::Revoked, "revoked");
     }
-    let now = clock.now();
-    match config.expiry.check(&session, now) {
+    let now = rules.clock.now();
+    match rules.expiry.check(&session, now) {
         Verdict::Expired(why) => {
             rocket::info!("session: expired ({})", why.as_str());
-            cookies::discard(jar, &config.cookies, name);
+            rules.counts.ended(match why {
+                Why::Idle => "idle",
+                Why::Absolute | Why::Future => "absolute",
+            });
+            cookies::discard(jar, rules.cookies, name);
             return Opening {
                 session: None,
                 ended: Some(Ended::TimedOut),
@@ -292,9 +319,9 @@ fn open(
         }
         Verdict::Renew => {
             session.touch(now);
-            save(jar, config, now, &session);
+            rules.save(jar, &session);
         }
-        Verdict::Fresh if stale_key => save(jar, config, now, &session),
+        Verdict::Fresh if stale_key => rules.save(jar, &session),
         Verdict::Fresh => {}
     }
     if stale_key {

@@ -1,11 +1,15 @@
-//! The session, in one place: the map of named entries and its codec (here),
-//! the expiry rules ([`expiry`]), the clock they read ([`clock`]), the
-//! app's cookies with their names, attributes and keys ([`cookies`]), and
-//! the request's handle with the `LoggedIn` guard ([`handle`]).
+//! The session layer, which any Rocket app can attach with [`stage`]: the
+//! map of named entries and its codec (here), its settings ([`settings`]),
+//! the expiry rules ([`expiry`]) and the clock they read ([`clock`]), the
+//! revocations that make a logout final ([`revocation`]), and the request's
+//! handle with the `LoggedIn` guard ([`handle`]).
 //!
-//! Nothing outside this module touches Rocket's cookie jar. Routes, pages
-//! and the CSRF check ask for what they need through [`RequestSession`],
-//! [`LoggedIn`] and the functions of [`cookies`].
+//! Its API is the tutorial's: [`RequestSession::start`] is
+//! `session["name"] = name`, [`RequestSession::set`] `session[k] = v`,
+//! [`RequestSession::remove`] `del session[k]`, [`RequestSession::clear`]
+//! `session.clear()`. It knows nothing of pages, forms or languages; an app
+//! that keeps something of its own beside the entries (this one, its CSRF
+//! token) attaches it with [`RequestSession::attach`].
 //!
 //! The cookie is sealed by Rocket's private jar (AES-256-GCM), so what this
 //! module decodes was written by a holder of the key. It is still checked
@@ -13,10 +17,10 @@
 //! idle or absolute window, is no session at all.
 
 pub mod clock;
-pub mod cookies;
 pub mod expiry;
 pub mod handle;
 pub mod revocation;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,12 +29,77 @@ use std::fmt::Write as _;
 use rand::RngCore;
 
 pub use clock::{Clock, Millis};
-pub use cookies::{
-    CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
-};
 pub use expiry::{Expiry, Verdict, Why};
 pub use handle::{Ended, LoggedIn, RequestSession, SetRefusal};
 pub use revocation::{Durability, Revocations};
+pub use settings::{Settings, SettingsError};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use rocket::fairing::{self, AdHoc};
+use rocket::{Build, Rocket};
+
+use crate::refusal::refuse;
+
+/// The session layer on the system clock: see [`stage_at`].
+pub fn stage() -> AdHoc {
+    stage_at(Clock::system())
+}
+
+/// The session layer on `clock`: at ignition it reads its [`Settings`]
+/// from Rocket's figment, opens the revocation store, and manages the
+/// settings, the cookie settings, the store and the clock for
+/// [`RequestSession`] and [`LoggedIn`]. Refuses to start, with the reason
+/// logged, when the settings or the store cannot be used.
+pub fn stage_at(clock: Clock) -> AdHoc {
+    AdHoc::try_on_ignite("Session", |rocket| async move { ignite(rocket, clock) })
+}
+
+// Rocket's own fairing result: the Rocket travels back on failure.
+#[allow(clippy::result_large_err)]
+fn ignite(rocket: Rocket<Build>, clock: Clock) -> fairing::Result {
+    let settings = match Settings::from_figment(rocket.figment()) {
+        Ok(settings) => settings,
+        Err(e) => return refuse(rocket, e),
+    };
+    let revocations = match Revocations::open(&settings.store, &settings.spool, clock.clone()) {
+        Ok(revocations) => revocations,
+        Err(e) => return refuse(rocket, e),
+    };
+    let Settings {
+        expiry, cookies, ..
+    } = settings;
+    Ok(rocket
+        .manage(expiry)
+        .manage(cookies)
+        .manage(revocations)
+        .manage(clock)
+        .manage(Counts::default()))
+}
+
+/// What the session layer counts, for an app that exports metrics:
+/// sessions started, and sessions ended by why (managed by [`stage`]).
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Logins.
+    pub started: Counter,
+    /// Sessions ended: `logout`, `name_deleted`, `idle`, `absolute`,
+    /// `revoked` (a copy replayed after logout) or `unreadable`.
+    pub ended: Family<EndedBy, Counter>,
+}
+
+/// The label of [`Counts::ended`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndedBy {
+    pub reason: &'static str,
+}
+
+impl Counts {
+    fn ended(&self, reason: &'static str) {
+        self.ended.get_or_create(&EndedBy { reason }).inc();
+    }
+}
 
 /// The entry holding the logged-in name; without it nobody is logged in.
 pub const NAME: &str = "name";
@@ -39,26 +108,15 @@ pub const LOGGED_IN_AT: &str = "logged_in_at";
 
 /// How many entries a session may hold, and how long keys and values may be
 /// in bytes: room for 200-character values of four-byte characters. The
-/// cookie's size budget ([`cookies::COOKIE_BUDGET`]) usually binds first.
+/// cookie's size budget ([`crate::cookies::COOKIE_BUDGET`]) usually binds
+/// first.
 pub const MAX_ENTRIES: usize = 16;
 const MAX_KEY_BYTES: usize = 64;
 const MAX_VALUE_BYTES: usize = 800;
 
-/// The entries the app keeps for itself: the set-entry form cannot write
-/// them.
+/// The entries the session keeps for itself: [`RequestSession::set`]
+/// refuses them.
 pub const RESERVED_KEYS: [&str; 2] = [NAME, LOGGED_IN_AT];
-
-/// The longest key the set-entry form accepts.
-pub const MAX_SET_KEY_CHARS: usize = 32;
-
-/// Whether `key` may be set through the form: 1 to 32 ASCII letters,
-/// digits, `_` or `-` (reserved keys are refused separately).
-pub fn is_settable_key(key: &str) -> bool {
-    (1..=MAX_SET_KEY_CHARS).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
 
 /// A session's identifier: 128 random bits, given at login and kept in the
 /// sealed cookie. Revocation names a session by it; it is never logged.
@@ -121,10 +179,9 @@ pub struct Session {
     /// further, so a revocation kept until then outlives every copy.
     ends: Millis,
     entries: BTreeMap<String, String>,
-    /// The CSRF token given at login, also in its own cookie: a logged-in
-    /// page takes it from here, already opened, instead of opening that
-    /// cookie too.
-    csrf_token: Option<String>,
+    /// What the app attached beside the entries (this app: its CSRF token,
+    /// so a logged-in page need not open the token's own cookie too).
+    attachment: Option<String>,
 }
 
 /// The codec's version, the plaintext's first field. Version 2 added the
@@ -151,7 +208,7 @@ impl Session {
             last_seen: at,
             ends: ends.max(at),
             entries,
-            csrf_token: None,
+            attachment: None,
         }
     }
 
@@ -169,7 +226,7 @@ impl Session {
             last_seen,
             ends: created.saturating_add(LATEST_END),
             entries,
-            csrf_token: None,
+            attachment: None,
         };
         session.is_well_formed().then_some(session)
     }
@@ -188,17 +245,18 @@ impl Session {
         self.name().is_some()
     }
 
-    /// The same session carrying `token`, the CSRF token given with it.
-    pub fn with_csrf_token(self, token: String) -> Session {
+    /// The same session carrying `attachment`: up to 64 letters, digits,
+    /// `-` or `_` (a token), sealed with the entries but not one of them.
+    pub fn with_attachment(self, attachment: String) -> Session {
         Session {
-            csrf_token: Some(token),
+            attachment: Some(attachment),
             ..self
         }
     }
 
-    /// The CSRF token given at login, if the session carries one.
-    pub fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token.as_deref()
+    /// What the app attached, if anything.
+    pub fn attachment(&self) -> Option<&str> {
+        self.attachment.as_deref()
     }
 
     /// The identifier given at login.
@@ -252,15 +310,15 @@ impl Session {
 
     /// The cookie's plaintext:
     ///
-    /// `4;ID;CREATED;LAST_SEEN;ENDS;TOKEN;ENTRIES`
+    /// `4;ID;CREATED;LAST_SEEN;ENDS;ATTACHMENT;ENTRIES`
     ///
     /// with the identifier in 32 hex digits, the times in decimal
-    /// milliseconds, the CSRF token (empty for none), then each entry as
+    /// milliseconds, the attachment (empty for none), then each entry as
     /// `LEN:KEY` and `LEN:VALUE`, lengths in decimal bytes. Keys and values
     /// are written as they are: a length, not an escape, says where each
     /// ends, so opening it on every request is a few splits.
     pub fn encode(&self) -> String {
-        let token = self.csrf_token.as_deref().unwrap_or_default();
+        let token = self.attachment.as_deref().unwrap_or_default();
         let entries: usize = self
             .entries
             .iter()
@@ -297,7 +355,7 @@ impl Session {
         let (ends, rest) = until(rest, b';')?;
         let ends = decimal(ends)?;
         let (token, mut rest) = until(rest, b';')?;
-        let csrf_token = match token {
+        let attachment = match token {
             "" => None,
             token => Some(token.to_owned()),
         };
@@ -320,7 +378,7 @@ impl Session {
             last_seen,
             ends,
             entries,
-            csrf_token,
+            attachment,
         };
         session.is_well_formed().then_some(session)
     }
@@ -329,7 +387,7 @@ impl Session {
         self.created <= self.last_seen
             && self.created <= self.ends
             && self.entries.len() <= MAX_ENTRIES
-            && self.csrf_token.as_ref().is_none_or(|t| {
+            && self.attachment.as_ref().is_none_or(|t| {
                 (1..=64).contains(&t.len())
                     && t.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -402,8 +460,8 @@ mod tests {
         assert_eq!(s.id().to_hex(), id);
         assert_eq!((s.created(), s.last_seen(), s.ends()), (5, 7, 9));
         assert_eq!(s.name(), Some("ab"));
-        assert_eq!(s.csrf_token(), None);
-        s = s.with_csrf_token("tok-_9".to_owned());
+        assert_eq!(s.attachment(), None);
+        s = s.with_attachment("tok-_9".to_owned());
         s.set("k;:", "v:;4:");
         assert_eq!(
             s.encode(),
@@ -415,7 +473,7 @@ mod tests {
     #[test]
     fn sessions_with_tokens_round_trip() {
         let s = Session::start("山田", 1_764_090_000_000, 1_764_090_000_001)
-            .with_csrf_token(crate::csrf::new_token());
+            .with_attachment("a".repeat(43));
         assert_eq!(Session::decode(&s.encode()), Some(s));
     }
 

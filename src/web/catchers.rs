@@ -8,9 +8,8 @@ use rocket::response::{self, Responder};
 use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::context;
 
-use crate::templates::{Html, PageName};
-
-use crate::pages::Page;
+use super::page::{Html, Page};
+use crate::render::templates::PageName;
 
 pub fn catchers() -> Vec<Catcher> {
     catchers![error]

@@ -3,8 +3,9 @@
 //!
 //! The token lives in its own cookie so the login form is protected too
 //! (login CSRF), and survives logout so open tabs keep working. Login gives
-//! a new token, and the session carries it as well: a logged-in page takes
-//! it from the session, already opened, without opening the token cookie.
+//! a new token ([`renew`]), and the session carries it as well, attached
+//! beside its entries: a logged-in page takes it from the session, already
+//! opened, without opening the token cookie.
 
 use std::convert::Infallible;
 
@@ -12,12 +13,13 @@ use base64::Engine as _;
 use rand::RngCore;
 use rocket::data::{self, Data, FromData};
 use rocket::form::{Form, FromForm};
-use rocket::http::Status;
+use rocket::http::{CookieJar, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::session::{cookies, RequestSession};
+use crate::cookies::{self, CookieSettings, Lifetime, Opened};
+use crate::session::RequestSession;
 
 /// The CSRF token of this browser, created on first need. Pages that show a
 /// state-changing form take this guard and put [`CsrfToken::as_str`] in it.
@@ -41,23 +43,72 @@ impl<'r> FromRequest<'r> for CsrfToken {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        if let Some(token) = RequestSession::csrf_token_of(req) {
+        if let Some(token) = RequestSession::attachment_of(req) {
             return Outcome::Success(CsrfToken(token.to_owned()));
         }
-        let token = cookies::csrf_token(req).unwrap_or_else(|| {
+        let (jar, settings) = (req.cookies(), cookies::settings(req));
+        let token = token_cookie(jar, settings).unwrap_or_else(|| {
             let token = new_token();
-            cookies::set_csrf_token(req, token.clone());
+            seal_token(jar, settings, token.clone());
             token
         });
         Outcome::Success(CsrfToken(token))
     }
 }
 
-/// A form that carries a CSRF token field.
+/// Gives this browser a fresh token, in its cookie and attached to the
+/// session just started, so a token planted or seen before login is
+/// worthless after it.
+pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, session: &mut RequestSession<'_>) {
+    let token = new_token();
+    seal_token(jar, settings, token.clone());
+    session.attach(token);
+}
+
+/// This browser's token cookie, if it has a valid one. A token sealed under
+/// a fallback key is re-sealed under the current key in the same response.
+fn token_cookie(jar: &CookieJar<'_>, settings: &CookieSettings) -> Option<String> {
+    match cookies::open(jar, settings, &settings.csrf) {
+        Opened::Current(token) => Some(token),
+        Opened::Fallback(token) => {
+            seal_token(jar, settings, token.clone());
+            Some(token)
+        }
+        Opened::Missing | Opened::Rejected => None,
+    }
+}
+
+/// The token cookie lives until the browser closes.
+fn seal_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
+    cookies::seal(
+        jar,
+        settings,
+        &settings.csrf,
+        token,
+        Lifetime::BrowserSession,
+    );
+}
+
+/// A form that carries a CSRF token field: the one way to declare a
+/// protected form is to give it a `csrf_token` field and list it in
+/// [`protected_forms!`].
 pub trait Protected {
     /// The submitted token, if the form had one.
     fn csrf_token(&self) -> Option<&str>;
 }
+
+/// Implements [`Protected`] for forms with a `csrf_token: Option<&str>`
+/// field.
+macro_rules! protected_forms {
+    ($($form:ident),* $(,)?) => {
+        $(impl $crate::web::csrf::Protected for $form<'_> {
+            fn csrf_token(&self) -> Option<&str> {
+                self.csrf_token
+            }
+        })*
+    };
+}
+pub(crate) use protected_forms;
 
 /// A form of type `T` whose token matched the browser's token cookie. A
 /// handler taking `Csrf<T>` runs only after that check; a missing or wrong
@@ -80,9 +131,9 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
             Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
             Outcome::Forward(forward) => return Outcome::Forward(forward),
         };
-        let expected = match RequestSession::csrf_token_of(req) {
+        let expected = match RequestSession::attachment_of(req) {
             Some(token) => Some(token.to_owned()),
-            None => cookies::csrf_token(req),
+            None => token_cookie(req.cookies(), cookies::settings(req)),
         };
         let valid = match (expected, form.csrf_token()) {
             (Some(expected), Some(submitted)) => tokens_match(&expected, submitted),

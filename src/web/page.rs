@@ -1,180 +1,21 @@
-//! What every page's template receives besides its own content: the language,
-//! the CSRF token for its forms, and a one-time notice.
+//! The frame of every page: its language, the CSRF token for its forms, a
+//! one-time notice, and the HTML response with its security headers.
 
 use std::convert::Infallible;
+use std::io::Cursor;
 
+use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::{self, Redirect, Responder};
+use rocket::response::{self, Responder};
+use rocket::Response;
 use serde::Serialize;
 
-use crate::csrf::CsrfToken;
-use crate::i18n::Lang;
-use crate::session::{cookies, Ended, RequestSession};
-use crate::templates::{Html, PageName, Pages};
-
-/// A notice shown once, on the next page or on this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    NameEmpty,
-    NameTooLong,
-    NameControl,
-    NameReordering,
-    LoggedOut,
-    LogoutNotStored,
-    NameDeleted,
-    EntryDeleted,
-    EntryMissing,
-    EntryAdded,
-    EntryReplaced,
-    EntryKeyInvalid,
-    EntryReserved,
-    EntryTooMany,
-    EntryTooBig,
-    ValueEmpty,
-    ValueTooLong,
-    ValueControl,
-    ValueReordering,
-    SessionTimedOut,
-    SessionEndedElsewhere,
-    SessionUnreadable,
-}
-
-impl Notice {
-    const ALL: [Notice; 22] = [
-        Notice::NameEmpty,
-        Notice::NameTooLong,
-        Notice::NameControl,
-        Notice::NameReordering,
-        Notice::LoggedOut,
-        Notice::LogoutNotStored,
-        Notice::NameDeleted,
-        Notice::EntryDeleted,
-        Notice::EntryMissing,
-        Notice::EntryAdded,
-        Notice::EntryReplaced,
-        Notice::EntryKeyInvalid,
-        Notice::EntryReserved,
-        Notice::EntryTooMany,
-        Notice::EntryTooBig,
-        Notice::ValueEmpty,
-        Notice::ValueTooLong,
-        Notice::ValueControl,
-        Notice::ValueReordering,
-        Notice::SessionTimedOut,
-        Notice::SessionEndedElsewhere,
-        Notice::SessionUnreadable,
-    ];
-
-    /// The text key in `src/i18n/*.toml`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Notice::NameEmpty => "flash_name_empty",
-            Notice::NameTooLong => "flash_name_too_long",
-            Notice::NameControl => "flash_name_control",
-            Notice::NameReordering => "flash_name_reordering",
-            Notice::LoggedOut => "flash_logged_out",
-            Notice::LogoutNotStored => "flash_logout_not_stored",
-            Notice::NameDeleted => "flash_name_deleted",
-            Notice::EntryDeleted => "flash_entry_deleted",
-            Notice::EntryMissing => "flash_entry_missing",
-            Notice::EntryAdded => "flash_entry_added",
-            Notice::EntryReplaced => "flash_entry_replaced",
-            Notice::EntryKeyInvalid => "flash_entry_key_invalid",
-            Notice::EntryReserved => "flash_entry_reserved",
-            Notice::EntryTooMany => "flash_entry_too_many",
-            Notice::EntryTooBig => "flash_entry_too_big",
-            Notice::ValueEmpty => "flash_value_empty",
-            Notice::ValueTooLong => "flash_value_too_long",
-            Notice::ValueControl => "flash_value_control",
-            Notice::ValueReordering => "flash_value_reordering",
-            Notice::SessionTimedOut => "flash_session_timed_out",
-            Notice::SessionEndedElsewhere => "flash_session_ended_elsewhere",
-            Notice::SessionUnreadable => "flash_session_unreadable",
-        }
-    }
-
-    fn is_error(self) -> bool {
-        !matches!(
-            self,
-            Notice::LoggedOut
-                | Notice::NameDeleted
-                | Notice::EntryDeleted
-                | Notice::EntryAdded
-                | Notice::EntryReplaced
-        )
-    }
-
-    /// The form field the notice explains, if it is about one.
-    fn field(self) -> Option<&'static str> {
-        matches!(
-            self,
-            Notice::NameEmpty | Notice::NameTooLong | Notice::NameControl | Notice::NameReordering
-        )
-        .then_some("name")
-    }
-
-    /// What tells a person that the session they had is gone, and why.
-    pub fn ended(ended: Ended) -> Notice {
-        match ended {
-            Ended::TimedOut => Notice::SessionTimedOut,
-            Ended::Revoked => Notice::SessionEndedElsewhere,
-            Ended::Unreadable => Notice::SessionUnreadable,
-        }
-    }
-
-    /// Redirects to `to`, showing this notice there once.
-    pub fn redirect(self, to: Redirect) -> NoticeRedirect {
-        NoticeRedirect {
-            notice: Some(self),
-            detail: None,
-            to,
-        }
-    }
-
-    /// Redirects to `to`, showing this notice there once with `detail`:
-    /// for a notice about a field, the text typed into it, given back; for
-    /// a full cookie, the bytes left.
-    pub fn redirect_with(self, detail: &str, to: Redirect) -> NoticeRedirect {
-        NoticeRedirect {
-            notice: Some(self),
-            detail: Some(detail.to_owned()),
-            to,
-        }
-    }
-
-    /// The notice a notice cookie names: only the exact keys the app writes.
-    fn from_key(value: &str) -> Option<Notice> {
-        Notice::ALL.into_iter().find(|notice| notice.key() == value)
-    }
-}
-
-/// A redirect that may leave a [`Notice`] for the next page.
-pub struct NoticeRedirect {
-    notice: Option<Notice>,
-    detail: Option<String>,
-    to: Redirect,
-}
-
-impl NoticeRedirect {
-    /// Back to the login page, saying why the session the request carried
-    /// ended, if it did.
-    pub fn to_login(ended: Option<Ended>) -> NoticeRedirect {
-        NoticeRedirect {
-            notice: ended.map(Notice::ended),
-            detail: None,
-            to: Redirect::to(rocket::uri!(crate::routes::index)),
-        }
-    }
-}
-
-impl<'r> Responder<'r, 'static> for NoticeRedirect {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        if let Some(notice) = self.notice {
-            cookies::set_notice(req, notice.key(), self.detail.as_deref());
-        }
-        self.to.respond_to(req)
-    }
-}
+use super::csrf::CsrfToken;
+use super::notices::{self, Notice};
+use super::{headers, lang};
+use crate::render::i18n::Lang;
+use crate::render::templates::{PageName, Pages};
+use crate::session::RequestSession;
 
 /// The frame of a page: its language and pending notice.
 pub struct Page<'r> {
@@ -209,7 +50,7 @@ struct NoticeView {
 fn pages<'r>(req: &'r Request<'_>) -> &'r Pages {
     req.rocket()
         .state::<Pages>()
-        .expect("BUG: the pages are managed when the app is built")
+        .expect("BUG: the pages are managed at ignition")
 }
 
 impl<'r> Page<'r> {
@@ -218,7 +59,7 @@ impl<'r> Page<'r> {
     pub fn plain(req: &'r Request<'_>) -> Page<'r> {
         Page {
             pages: pages(req),
-            lang: Lang::of(req),
+            lang: lang::of(req),
             notice: None,
         }
     }
@@ -235,7 +76,7 @@ impl<'r> Page<'r> {
         csrf: Option<&CsrfToken>,
         content: C,
     ) -> Html {
-        self.pages.render(
+        let rendered = self.pages.render(
             page,
             self.lang,
             self.notice.is_some(),
@@ -258,7 +99,11 @@ impl<'r> Page<'r> {
                 }),
                 content,
             },
-        )
+        );
+        Html(rendered.map_err(|e| {
+            rocket::error!("rendering {page:?} failed: {e}");
+            Status::InternalServerError
+        }))
     }
 }
 
@@ -271,49 +116,28 @@ impl<'r> FromRequest<'r> for Page<'r> {
         // and an active session renewed, whatever the page shows.
         let ended = RequestSession::apply_rules(req);
         // Shown once, or never if it is not one of ours.
-        let left = cookies::take_notice(req)
-            .and_then(|(key, kept)| Notice::from_key(&key).map(|notice| (notice, kept)));
-        let notice = left.or_else(|| ended.map(|ended| (Notice::ended(ended), None)));
+        let notice = notices::take(req).or_else(|| ended.map(|ended| (Notice::ended(ended), None)));
         Outcome::Success(Page {
             pages: pages(req),
-            lang: Lang::of(req),
+            lang: lang::of(req),
             notice,
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::i18n::Catalog;
+/// A rendered page, or the status it failed with.
+pub struct Html(Result<Vec<u8>, Status>);
 
-    #[test]
-    fn foreign_notice_cookies_are_no_notice() {
-        for value in [
-            "",
-            "1:%E3%81%82x",
-            "1:\u{3042}x",
-            "7:errorflash_name_empty",
-            "5:errorflash_name_empty",
-            "flash_name_empty_",
-            "FLASH_NAME_EMPTY",
-            ":",
-        ] {
-            assert_eq!(Notice::from_key(value), None, "{value:?}");
-        }
-    }
-
-    #[test]
-    fn every_notice_has_a_text() {
-        let catalog = Catalog::load().unwrap();
-        for notice in Notice::ALL {
-            for lang in Lang::ALL {
-                assert!(
-                    catalog.text(lang, notice.key()).is_some(),
-                    "{notice:?} in {lang:?}"
-                );
-            }
-            assert_eq!(Notice::from_key(notice.key()), Some(notice));
-        }
+impl<'r> Responder<'r, 'static> for Html {
+    /// The page with its own headers: the type, written as it stands rather
+    /// than formatted, and the security headers ([`headers::secure_page`]).
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let body = self.0?;
+        let mut response = Response::build()
+            .raw_header("Content-Type", "text/html; charset=utf-8")
+            .sized_body(body.len(), Cursor::new(body))
+            .finalize();
+        headers::secure_page(req, &mut response);
+        Ok(response)
     }
 }

@@ -1,57 +1,22 @@
-//! The tutorial's flow: log in with a name, see the session, delete one
-//! entry, log out. Plus the language switch, health checks and the
-//! stylesheet.
-
-use std::convert::Infallible;
+//! The tutorial's flow: log in with a name, see the session, set or delete
+//! one entry, log out. Plus health checks and the stylesheet.
 
 use rocket::form::FromForm;
-use rocket::http::uri::{Absolute, Origin};
-use rocket::http::{ContentType, Header};
-use rocket::request::{self, FromRequest, Request};
-use rocket::response::{self, Redirect, Responder};
-use rocket::{get, post, routes, uri, Route, State};
+use rocket::http::{ContentType, CookieJar, Header};
+use rocket::response::Redirect;
+use rocket::{get, post, uri, Responder, State};
 use rocket_dyn_templates::context;
 use serde::Serialize;
 
-use crate::csrf::{Csrf, CsrfToken, Protected};
-use crate::i18n::Lang;
-use crate::pages::{Notice, NoticeRedirect, Page};
+use super::csrf::{self, protected_forms, Csrf, CsrfToken};
+use super::notices::{Field, Notice, NoticeRedirect};
+use super::page::{Html, Page};
+use crate::cookies::CookieSettings;
+use crate::render::templates::PageName;
 use crate::session::{
-    cookies, is_settable_key, LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT,
-    MAX_SET_KEY_CHARS, NAME, RESERVED_KEYS,
+    LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT, NAME, RESERVED_KEYS,
 };
-use crate::templates::{Html, PageName};
-use crate::text::{self, Refusal};
-
-/// The longest accepted name, in Unicode scalar values.
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// The longest accepted entry value, in Unicode scalar values.
-pub const MAX_VALUE_CHARS: usize = 200;
-
-/// The largest form the app's own pages send: the set-entry form with the
-/// longest key and value, every character four UTF-8 bytes, each byte
-/// percent-encoded, plus the other fields. `limits.form` must allow it.
-pub const LARGEST_FORM_BYTES: u64 = (MAX_VALUE_CHARS * 4 * 3 + MAX_SET_KEY_CHARS * 3 + 256) as u64;
-
-pub fn routes() -> Vec<Route> {
-    routes![
-        index,
-        login_page,
-        login,
-        output,
-        output_anonymous,
-        logout_page,
-        logout_page_anonymous,
-        logout,
-        delete_key,
-        set_entry,
-        healthz,
-        readyz,
-        switch_language,
-        asset
-    ]
-}
+use crate::text::{self, is_settable_key, MAX_NAME_CHARS, MAX_VALUE_CHARS};
 
 #[derive(FromForm)]
 pub struct LoginForm<'r> {
@@ -71,45 +36,18 @@ pub struct SetForm<'r> {
     csrf_token: Option<&'r str>,
 }
 
-impl Protected for SetForm<'_> {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token
-    }
-}
-
 #[derive(FromForm)]
 pub struct DeleteForm<'r> {
     key: Option<&'r str>,
     csrf_token: Option<&'r str>,
 }
 
-impl Protected for LoginForm<'_> {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token
-    }
-}
-
-impl Protected for LogoutForm<'_> {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token
-    }
-}
-
-impl Protected for DeleteForm<'_> {
-    fn csrf_token(&self) -> Option<&str> {
-        self.csrf_token
-    }
-}
+protected_forms!(LoginForm, LogoutForm, SetForm, DeleteForm);
 
 /// Checks a submitted name by the [`text`] rules; the trimmed name, or the
 /// notice that explains the refusal.
 pub fn valid_name(raw: &str) -> Result<&str, Notice> {
-    text::check(raw, MAX_NAME_CHARS).map_err(|refusal| match refusal {
-        Refusal::Empty => Notice::NameEmpty,
-        Refusal::TooLong => Notice::NameTooLong,
-        Refusal::Control => Notice::NameControl,
-        Refusal::Reordering => Notice::NameReordering,
-    })
+    text::check(raw, MAX_NAME_CHARS).map_err(|refusal| Notice::refused(Field::Name, refusal))
 }
 
 /// The login page; for a logged-in visitor it also says who, and offers
@@ -130,25 +68,28 @@ pub fn login_page() -> Redirect {
 /// characters, so the person can shorten them; longer ones are not kept.
 const KEPT_NAME_CHARS: usize = 2 * MAX_NAME_CHARS;
 
+/// The tutorial's `session["name"] = name`, with a fresh CSRF token.
 #[post("/login", data = "<form>")]
 // Rocket's idiom for an expected failure; the value lives for one return.
 #[allow(clippy::result_large_err)]
 pub fn login(
     form: Csrf<LoginForm<'_>>,
     mut session: RequestSession<'_>,
+    jar: &CookieJar<'_>,
+    cookies: &State<CookieSettings>,
 ) -> Result<Redirect, NoticeRedirect> {
     let typed = form.0.name.unwrap_or_default();
     let name = valid_name(typed).map_err(|notice| {
-        let back = Redirect::to(uri!(index));
         let typed = typed.trim();
         match notice {
             Notice::NameTooLong if typed.chars().count() <= KEPT_NAME_CHARS => {
-                notice.redirect_with(typed, back)
+                notice.redirect_with(typed, uri!(index))
             }
-            _ => notice.redirect(back),
+            _ => notice.redirect(uri!(index)),
         }
     })?;
     session.start(name);
+    csrf::renew(jar, cookies, &mut session);
     Ok(Redirect::to(uri!(output)))
 }
 
@@ -201,18 +142,20 @@ pub fn logout_page_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
     NoticeRedirect::to_login(session.ended())
 }
 
+/// The tutorial's `session.clear()`, which here also ends the session on
+/// every instance.
 #[post("/logout", data = "<_form>")]
 pub async fn logout(
     _form: Csrf<LogoutForm<'_>>,
     mut session: RequestSession<'_>,
 ) -> NoticeRedirect {
-    let notice = match session.clear().await.is_stored() {
-        true => Notice::LoggedOut,
-        false => Notice::LogoutNotStored,
-    };
-    notice.redirect(Redirect::to(uri!(index)))
+    let stored = session.clear().await;
+    Notice::LoggedOut
+        .unless_unstored(stored)
+        .redirect(uri!(index))
 }
 
+/// The tutorial's `del session[key]`.
 #[post("/session/delete", data = "<form>")]
 pub async fn delete_key(
     form: Csrf<DeleteForm<'_>>,
@@ -220,8 +163,7 @@ pub async fn delete_key(
 ) -> NoticeRedirect {
     let key = form.0.key.unwrap_or_default();
     let notice = match session.remove(key).await {
-        Some(stored) if !stored.is_stored() => Notice::LogoutNotStored,
-        Some(_) if key == NAME => Notice::NameDeleted,
+        Some(stored) if key == NAME => Notice::NameDeleted.unless_unstored(stored),
         Some(_) => Notice::EntryDeleted,
         None => Notice::EntryMissing,
     };
@@ -230,93 +172,33 @@ pub async fn delete_key(
     } else {
         uri!(index)
     };
-    notice.redirect(Redirect::to(next))
+    notice.redirect(next)
 }
 
-/// Sets one entry (the tutorial's `session[key] = value`), then back to the
-/// session page, saying what happened.
+/// The tutorial's `session[key] = value`, then back to the session page,
+/// saying what happened.
 #[post("/session/set", data = "<form>")]
 pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
     if !session.is_logged_in() {
         return NoticeRedirect::to_login(session.ended());
     }
-    let back = || Redirect::to(uri!(output));
     let key = form.0.key.unwrap_or_default();
     if !is_settable_key(key) {
-        return Notice::EntryKeyInvalid.redirect(back());
+        return Notice::EntryKeyInvalid.redirect(uri!(output));
     }
     let value = match text::check(form.0.value.unwrap_or_default(), MAX_VALUE_CHARS) {
         Ok(value) => value,
-        Err(refusal) => {
-            let notice = match refusal {
-                Refusal::Empty => Notice::ValueEmpty,
-                Refusal::TooLong => Notice::ValueTooLong,
-                Refusal::Control => Notice::ValueControl,
-                Refusal::Reordering => Notice::ValueReordering,
-            };
-            return notice.redirect(back());
-        }
+        Err(refusal) => return Notice::refused(Field::Value, refusal).redirect(uri!(output)),
     };
     match session.set(key, value) {
-        Ok(false) => Notice::EntryAdded.redirect(back()),
-        Ok(true) => Notice::EntryReplaced.redirect(back()),
+        Ok(false) => Notice::EntryAdded.redirect(uri!(output)),
+        Ok(true) => Notice::EntryReplaced.redirect(uri!(output)),
         Err(SetRefusal::TooBig { room }) => {
-            Notice::EntryTooBig.redirect_with(&room.to_string(), back())
+            Notice::EntryTooBig.redirect_with(&room.to_string(), uri!(output))
         }
-        Err(SetRefusal::TooMany) => Notice::EntryTooMany.redirect(back()),
-        Err(SetRefusal::Reserved) => Notice::EntryReserved.redirect(back()),
+        Err(SetRefusal::TooMany) => Notice::EntryTooMany.redirect(uri!(output)),
+        Err(SetRefusal::Reserved) => Notice::EntryReserved.redirect(uri!(output)),
         Err(SetRefusal::NoSession) => NoticeRedirect::to_login(session.ended()),
-    }
-}
-
-/// Remembers the language chosen with a page's link, then goes back to that
-/// page: the `Referer`'s path, when the page is on this site, else `/`.
-#[get("/lang/<code>")]
-pub fn switch_language(code: &str, came_from: CameFrom) -> Option<LanguageRedirect> {
-    let lang = Lang::from_code(code)?;
-    let to = came_from.0.unwrap_or_else(|| uri!(index));
-    Some(LanguageRedirect(lang, Redirect::to(to)))
-}
-
-/// The path of the page a request came from, when it is on this site.
-pub struct CameFrom(Option<Origin<'static>>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for CameFrom {
-    type Error = Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        let headers = req.headers();
-        let path = headers
-            .get_one("Referer")
-            .and_then(|referer| Absolute::parse(referer).ok())
-            .filter(|referer| {
-                // `Host` in HTTP/1.1; in HTTP/2 there is none, and Rocket
-                // takes the host from `:authority`.
-                let host = headers
-                    .get_one("Host")
-                    .map(str::to_owned)
-                    .or_else(|| req.host().map(|host| host.to_string()))
-                    .unwrap_or_default();
-                referer
-                    .authority()
-                    .is_some_and(|authority| authority.to_string().eq_ignore_ascii_case(&host))
-            })
-            .map(|referer| referer.path().to_string())
-            // Only a path of this site: `//elsewhere` would be another site.
-            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
-            .and_then(|path| Origin::parse_owned(path).ok());
-        request::Outcome::Success(CameFrom(path))
-    }
-}
-
-/// A redirect that remembers a language.
-pub struct LanguageRedirect(Lang, Redirect);
-
-impl<'r> Responder<'r, 'static> for LanguageRedirect {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        cookies::set_language(req, self.0.code());
-        self.1.respond_to(req)
     }
 }
 
@@ -348,11 +230,11 @@ pub struct Asset(&'static str, ContentType, Header<'static>);
 pub fn asset(file: &str) -> Option<Asset> {
     let (body, content_type) = match file {
         "app.css" => (
-            include_str!("../templates/static/app.css"),
+            include_str!("../../templates/static/app.css"),
             ContentType::CSS,
         ),
         "favicon.svg" => (
-            include_str!("../templates/static/favicon.svg"),
+            include_str!("../../templates/static/favicon.svg"),
             ContentType::SVG,
         ),
         _ => return None,

@@ -11,11 +11,11 @@ use rocket::http::uri::Origin;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
-use session_app::routes;
-use session_app::session::{Clock, Session};
-pub use session_app::session::{
+pub use session_app::cookies::{
     CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
 };
+use session_app::routes;
+use session_app::session::{Clock, Session};
 
 /// The app's templates, wherever the test runs.
 pub const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");

@@ -253,6 +253,8 @@ pub struct Agent {
     connect: Connect,
     host: String,
     pub cookies: BTreeMap<String, String>,
+    /// Headers sent with every request, as a proxy would add them.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -280,6 +282,7 @@ impl Agent {
             connect: Box::new(connect),
             host,
             cookies: BTreeMap::new(),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -317,6 +320,9 @@ impl Agent {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
+        }
+        for (name, value) in &self.extra_headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = body {
             head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");

@@ -24,6 +24,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
@@ -50,7 +51,8 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Whether `path` can hold the store: see [`claim`].
-pub(super) fn check(path: &Path) -> io::Result<()> {
+#[cfg(test)]
+fn check(path: &Path) -> io::Result<()> {
     claim(path).map(drop)
 }
 
@@ -135,6 +137,8 @@ pub(super) struct FileStore {
     /// What went wrong with the file, for `/readyz` (its own lock, so a
     /// readiness probe never waits behind an fsync).
     trouble: Arc<Mutex<Option<String>>>,
+    /// Revocations acknowledged but not yet written, for the metrics.
+    unwritten: Arc<AtomicUsize>,
     /// Held as long as the store is open.
     _lock: File,
 }
@@ -211,10 +215,12 @@ impl FileStore {
             compaction,
         }));
         let trouble = Arc::default();
+        let unwritten = Arc::default();
         let (jobs, queue) = mpsc::channel();
         let writer = Writer {
             state: state.clone(),
             trouble: Arc::clone(&trouble),
+            unwritten: Arc::clone(&unwritten),
             mirror: mirror.clone(),
         };
         thread::Builder::new()
@@ -224,6 +230,7 @@ impl FileStore {
             state,
             jobs,
             trouble,
+            unwritten,
             _lock: lock,
         };
         Ok(Opened {
@@ -261,6 +268,11 @@ impl FileStore {
         state.replace(&path, &[])
     }
 
+    /// How many revocations were acknowledged but are not yet written.
+    pub(super) fn unwritten(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed)
+    }
+
     /// What is wrong with the file now, if anything: revocations not yet
     /// written, or a file that changed under the app.
     pub(super) fn trouble(&self) -> Option<String> {
@@ -276,6 +288,7 @@ impl FileStore {
 struct Writer {
     state: Arc<Mutex<State>>,
     trouble: Arc<Mutex<Option<String>>>,
+    unwritten: Arc<AtomicUsize>,
     mirror: Arc<Mirror>,
 }
 
@@ -291,6 +304,8 @@ impl Writer {
                 .expect("BUG: revocation file lock poisoned");
             let outcome = state.append(batch.iter().map(|job| job.revocation), &self.mirror, now);
             *self.trouble.lock().expect("BUG: trouble lock poisoned") = state.report(&outcome);
+            self.unwritten
+                .store(state.unwritten.len(), Ordering::Relaxed);
             drop(state);
             let durability = match outcome {
                 Ok(()) => Durability::Written,

@@ -24,8 +24,9 @@ use super::{Clock, Millis, SessionId};
 /// How often, at most, expired revocations are dropped from memory.
 const PRUNE_EVERY: Millis = 60_000;
 
-/// Where revocations are kept (`session_revocation_store`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where revocations are kept (`session_revocation_store`). Its `Debug`
+/// is [`StoreSetting::describe`]: a URL's password never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreSetting {
     /// An append-only file, fsynced on every revocation.
     File(PathBuf),
@@ -34,14 +35,25 @@ pub enum StoreSetting {
 }
 
 impl StoreSetting {
-    /// Reads the setting and checks that the store can be used: a file
-    /// whose folder can be created and which can be opened for appending,
-    /// or a well-formed URL. Redis itself may be down: the app then serves
-    /// and queues revocations until it is back.
+    /// Reads the setting: a file path, or a well-formed Redis URL that does
+    /// not turn off TLS verification (`#insecure`). Nothing is opened here:
+    /// [`Revocations::open`] does that at ignition. Redis itself may be
+    /// down: the app then serves and spools revocations until it is back.
+    /// No message holds the URL, which may hold a password.
     pub fn parse(text: &str) -> Result<StoreSetting, String> {
         if text.starts_with("redis://") || text.starts_with("rediss://") {
-            ::redis::Client::open(text)
+            let client = ::redis::Client::open(text)
                 .map_err(|_| "session_revocation_store is not a valid Redis URL".to_owned())?;
+            if let ::redis::ConnectionAddr::TcpTls { insecure: true, .. } =
+                client.get_connection_info().addr()
+            {
+                return Err(
+                    "session_revocation_store: `#insecure` would skip checking Redis's \
+                     certificate: remove it, and name the CA that signed the certificate in \
+                     SSL_CERT_FILE"
+                        .to_owned(),
+                );
+            }
             return Ok(StoreSetting::Redis(text.to_owned()));
         }
         if text.contains("://") {
@@ -52,14 +64,28 @@ impl StoreSetting {
         if text.is_empty() {
             return Err("session_revocation_store must not be empty".to_owned());
         }
-        let path = PathBuf::from(text);
-        file::check(&path).map_err(|e| {
-            format!(
-                "session_revocation_store `{}` cannot be used: {e}",
-                path.display()
-            )
-        })?;
-        Ok(StoreSetting::File(path))
+        Ok(StoreSetting::File(PathBuf::from(text)))
+    }
+}
+
+impl std::fmt::Debug for StoreSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StoreSetting {
+    /// The store in words for a log line: the file's path, or the Redis
+    /// URL without its user name and password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSetting::File(path) => format!("file {}", path.display()),
+            StoreSetting::Redis(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+        }
     }
 }
 
@@ -153,6 +179,8 @@ pub struct Revocations {
     mirror: Arc<Mirror>,
     backend: Backend,
     clock: Clock,
+    /// The store in words, without a password ([`StoreSetting::describe`]).
+    described: String,
 }
 
 impl Revocations {
@@ -181,7 +209,13 @@ impl Revocations {
             mirror,
             backend,
             clock,
+            described: setting.describe(),
         })
+    }
+
+    /// The store in words, without a password: for the start-up line.
+    pub fn describe(&self) -> &str {
+        &self.described
     }
 
     /// Whether session `id` was revoked (and its revocation still runs).
@@ -212,6 +246,15 @@ impl Revocations {
         match &self.backend {
             Backend::File(store) => store.trouble(),
             Backend::Redis(store) => store.trouble(),
+        }
+    }
+
+    /// How many revocations were acknowledged but are not yet in the store:
+    /// waiting for Redis in the spool, or for a file write to succeed.
+    pub fn queued(&self) -> usize {
+        match &self.backend {
+            Backend::File(store) => store.unwritten(),
+            Backend::Redis(store) => store.queued(),
         }
     }
 
@@ -275,7 +318,16 @@ mod tests {
         assert!(StoreSetting::parse("redis://no host/").is_err());
         assert!(StoreSetting::parse("http://example.org").is_err());
         assert!(StoreSetting::parse("").is_err());
-        assert!(StoreSetting::parse("/proc/no/such/folder/file").is_err());
+    }
+
+    #[test]
+    fn a_store_is_described_without_its_password() {
+        let url = "rediss://app:s3cret@redis.example:6380/2";
+        let described = StoreSetting::parse(url).unwrap().describe();
+        assert_eq!(described, "rediss://redis.example:6380/2");
+        assert!(!format!("{:?}", StoreSetting::parse(url).unwrap()).contains("s3cret"));
+        let file = StoreSetting::parse("data/revoked").unwrap().describe();
+        assert_eq!(file, "file data/revoked");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! Keys and messages that are not revocations are skipped and counted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ struct Revoke {
 pub(super) struct RedisStore {
     requests: mpsc::UnboundedSender<Revoke>,
     connected: Arc<AtomicBool>,
+    /// Revocations waiting for Redis, for the metrics.
+    queued: Arc<AtomicUsize>,
     spool: Arc<FileStore>,
     clock: Clock,
 }
@@ -61,14 +63,39 @@ impl RedisStore {
     ) -> Result<RedisStore, String> {
         let client = Client::open(url)
             .map_err(|_| "session_revocation_store is not a valid Redis URL".to_owned())?;
+        // Credentials Redis refuses are a setting to fix, not an outage to
+        // wait out: one connection, bounded like the link's, tells them
+        // apart. Any other failure (unreachable, a certificate not trusted)
+        // is an outage: the app starts, queues, and `/readyz` says so.
+        let checked = client
+            .get_connection_with_timeout(TIMEOUT)
+            .and_then(|mut connection| {
+                connection.set_read_timeout(Some(TIMEOUT))?;
+                connection.set_write_timeout(Some(TIMEOUT))?;
+                redis::cmd("PING").query::<String>(&mut connection)
+            });
+        if let Err(e) = checked {
+            if e.kind() == redis::ErrorKind::AuthenticationFailed
+                || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+            {
+                // Neither the URL nor the password: Redis's own words only.
+                return Err(format!(
+                    "session_revocation_store: Redis refused the user name or password in the \
+                     URL ({}): set the ones Redis expects",
+                    e.code().unwrap_or("authentication failed")
+                ));
+            }
+        }
         let (requests, queue) = mpsc::unbounded_channel();
         let connected = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let spool = Arc::new(spool);
         let link = Link {
             client,
             mirror,
             clock: clock.clone(),
             connected: connected.clone(),
+            queued: queued.clone(),
             spool: spool.clone(),
             pending: VecDeque::new(),
             skipped: 0,
@@ -77,6 +104,7 @@ impl RedisStore {
         Ok(RedisStore {
             requests,
             connected,
+            queued,
             spool,
             clock,
         })
@@ -98,6 +126,11 @@ impl RedisStore {
 
     pub(super) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::SeqCst)
+    }
+
+    /// How many revocations wait for Redis (in the spool).
+    pub(super) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Redis unreachable, or a spool that could not be written.
@@ -124,6 +157,7 @@ struct Link {
     mirror: Arc<Mirror>,
     clock: Clock,
     connected: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
     spool: Arc<FileStore>,
     /// Revocations not yet written to Redis (also in the spool).
     pending: VecDeque<(SessionId, Millis)>,
@@ -207,6 +241,7 @@ impl Link {
         while let Some((id, until)) = self.pending.front().copied() {
             self.write(&mut conn, id, until, false).await?;
             self.pending.pop_front();
+            self.queued.store(self.pending.len(), Ordering::Relaxed);
         }
         // Redis holds everything this instance knows: the spool's lines
         // have done their work.
@@ -221,6 +256,7 @@ impl Link {
     async fn queue(&mut self, request: Revoke) {
         let stored = spool(&self.spool, request.id, request.until, &self.clock).await;
         self.pending.push_back((request.id, request.until));
+        self.queued.store(self.pending.len(), Ordering::Relaxed);
         let _ = request.done.send(stored);
     }
 

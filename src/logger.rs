@@ -1,0 +1,129 @@
+//! The app's log: one line per event, as text or as one JSON object
+//! (`log_format = "json"`), each with its RFC 3339 time and level. Request
+//! lines and session events come from the app's own code; Rocket's own
+//! lines below a warning (its per-request chatter) are left out unless the
+//! level is `debug`. A leaf: it formats what it is given, and the app takes
+//! care never to give it a name, a token, a cookie or a session identifier.
+
+use std::io::Write;
+
+use log::kv::{Key, Value, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use rocket::config::LogLevel;
+use rocket::time::format_description::well_known::Rfc3339;
+use rocket::time::OffsetDateTime;
+
+/// How each line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `TIME LEVEL message key=value …`
+    Text,
+    /// `{"time": …, "level": …, "message": …, "key": value, …}`
+    Json,
+}
+
+/// Writes the lines to stdout.
+struct Logger {
+    format: Format,
+    /// Rocket's own info lines too (the `debug` level).
+    chatty: bool,
+}
+
+/// Installs the log for `level` and `format`, before Rocket's would be:
+/// Rocket then keeps to it. Says whether it was installed (a process has
+/// one log).
+pub fn install(level: LogLevel, format: Format) -> bool {
+    let filter = match level {
+        LogLevel::Off => LevelFilter::Off,
+        LogLevel::Critical => LevelFilter::Warn,
+        LogLevel::Normal => LevelFilter::Info,
+        LogLevel::Debug => LevelFilter::Trace,
+    };
+    let logger = Logger {
+        format,
+        chatty: level == LogLevel::Debug,
+    };
+    let installed = log::set_boxed_logger(Box::new(logger)).is_ok();
+    if installed {
+        log::set_max_level(filter);
+    }
+    installed
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        let rockets = !metadata.target().starts_with("session_app");
+        metadata.level() <= log::max_level()
+            && (self.chatty || !rockets || metadata.level() <= Level::Warn)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let time = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        let line = match self.format {
+            Format::Text => text_line(&time, record),
+            Format::Json => json_line(&time, record),
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+fn text_line(time: &str, record: &Record<'_>) -> String {
+    struct Pairs(String);
+    impl<'kvs> VisitSource<'kvs> for Pairs {
+        fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+            let value = value.to_string();
+            // Quoted where a space would make the value two.
+            if value.contains(' ') || value.is_empty() {
+                self.0.push_str(&format!(" {key}={value:?}"));
+            } else {
+                self.0.push_str(&format!(" {key}={value}"));
+            }
+            Ok(())
+        }
+    }
+    let mut pairs = Pairs(format!(
+        "{time} {} {}",
+        record.level(),
+        record.args().to_string().trim()
+    ));
+    let _ = record.key_values().visit(&mut pairs);
+    pairs.0
+}
+
+fn json_line(time: &str, record: &Record<'_>) -> String {
+    struct Fields(serde_json::Map<String, serde_json::Value>);
+    impl<'kvs> VisitSource<'kvs> for Fields {
+        fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+            let value = if let Some(n) = value.to_u64() {
+                n.into()
+            } else if let Some(f) = value.to_f64() {
+                f.into()
+            } else {
+                value.to_string().into()
+            };
+            self.0.insert(key.to_string(), value);
+            Ok(())
+        }
+    }
+    let mut fields = Fields(serde_json::Map::new());
+    fields.0.insert("time".into(), time.into());
+    fields.0.insert(
+        "level".into(),
+        record.level().as_str().to_lowercase().into(),
+    );
+    fields
+        .0
+        .insert("message".into(), record.args().to_string().trim().into());
+    let _ = record.key_values().visit(&mut fields);
+    serde_json::Value::Object(fields.0).to_string()
+}

@@ -1,0 +1,55 @@
+//! The web layer: what a request means. The tutorial's routes
+//! ([`routes`]), the language switch ([`lang`]), the frame every page
+//! shares ([`page`]) with its one-time notices ([`notices`]), CSRF
+//! protection for every form ([`csrf`]), the error pages ([`catchers`])
+//! and the security headers on every answer ([`headers`]).
+
+pub mod catchers;
+pub mod csrf;
+pub mod headers;
+pub mod lang;
+pub mod notices;
+pub mod page;
+pub mod routes;
+pub mod telemetry;
+
+use rocket::fairing::AdHoc;
+use rocket::routes;
+
+use crate::session::Counts;
+use telemetry::{RequestLog, Telemetry};
+
+/// The web layer: mounts the routes, registers the catchers, and adds the
+/// security headers (the wiring replaces Rocket's shield with them), the
+/// request log and the metrics, with the session layer's counts in them.
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Web", |rocket| async {
+        use routes::*;
+        let counts = rocket.state::<Counts>().cloned().unwrap_or_default();
+        rocket
+            .manage(Telemetry::new(&counts))
+            .attach(RequestLog)
+            .attach(headers::SecurityHeaders)
+            .mount(
+                "/",
+                routes![
+                    index,
+                    login_page,
+                    login,
+                    output,
+                    output_anonymous,
+                    logout_page,
+                    logout_page_anonymous,
+                    logout,
+                    delete_key,
+                    set_entry,
+                    healthz,
+                    readyz,
+                    lang::switch_language,
+                    telemetry::metrics,
+                    asset
+                ],
+            )
+            .register("/", catchers::catchers())
+    })
+}

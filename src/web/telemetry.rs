@@ -1,0 +1,193 @@
+//! What an operator watches: one log line per request (method, path without
+//! its query, status, duration, client address: never a name, a token, a
+//! cookie or a session identifier), and `GET /metrics` in Prometheus' text
+//! format, for scrapers on this machine only.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Status};
+use rocket::request::{self, FromRequest, Request};
+use rocket::{get, Data, Response, State};
+
+use crate::session::{Counts, Revocations};
+
+/// The metrics this app exports, registered once at ignition.
+pub struct Telemetry {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histogram,
+    revocations_held: Gauge,
+    revocations_queued: Gauge,
+    store_reachable: Gauge,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// The route's name (its handler), or `none` for a request no route
+    /// took: never the path, which a client chooses.
+    route: Cow<'static, str>,
+    status: u16,
+}
+
+impl Telemetry {
+    /// The registry, with the session layer's `counts` in it.
+    pub fn new(counts: &Counts) -> Telemetry {
+        let mut registry = Registry::with_prefix("session_app");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status",
+            requests.clone(),
+        );
+        // From 1 ms to about 4 s, doubling.
+        let latency = Histogram::new((0..13).map(|i| 0.001 * f64::from(1u32 << i)));
+        registry.register(
+            "request_duration_seconds",
+            "Time from request to response",
+            latency.clone(),
+        );
+        registry.register("sessions_started", "Logins", counts.started.clone());
+        registry.register(
+            "sessions_ended",
+            "Sessions ended, by reason",
+            counts.ended.clone(),
+        );
+        let revocations_held = Gauge::default();
+        registry.register(
+            "revocations_held",
+            "Revoked sessions held in memory (expired ones not yet dropped included)",
+            revocations_held.clone(),
+        );
+        let revocations_queued = Gauge::default();
+        registry.register(
+            "revocations_queued",
+            "Revocations acknowledged but not yet in the store",
+            revocations_queued.clone(),
+        );
+        let store_reachable = Gauge::default();
+        registry.register(
+            "revocation_store_reachable",
+            "1 while the revocation store is reachable, else 0",
+            store_reachable.clone(),
+        );
+        Telemetry {
+            registry,
+            requests,
+            latency,
+            revocations_held,
+            revocations_queued,
+            store_reachable,
+        }
+    }
+
+    fn count(&self, route: Cow<'static, str>, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        self.latency.observe(seconds);
+    }
+}
+
+/// When the request came in.
+struct Started(Instant);
+
+/// Counts every request and writes its log line.
+pub struct RequestLog;
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info {
+            name: "Request log and metrics",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        req.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let took = req.local_cache(|| Started(Instant::now())).0.elapsed();
+        let route = req
+            .route()
+            .and_then(|route| route.name.clone())
+            .unwrap_or(Cow::Borrowed("none"));
+        let status = res.status().code;
+        if let Some(telemetry) = req.rocket().state::<Telemetry>() {
+            telemetry.count(route, status, took.as_secs_f64());
+        }
+        let client = req
+            .client_ip()
+            .map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+        log::info!(
+            method = req.method().as_str(),
+            path = req.uri().path().as_str(),
+            status = status,
+            ms = (took.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+            client = client.as_str();
+            "request"
+        );
+    }
+}
+
+/// A scraper on this machine: the connection comes from loopback and
+/// carries no proxy's address header, so a request that came through a
+/// front (which adds one) is not one, whatever address it claims.
+pub struct LocalScraper;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for LocalScraper {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let local = req.remote().is_some_and(|remote| match remote.ip() {
+            IpAddr::V4(ip) => ip.is_loopback(),
+            IpAddr::V6(ip) => {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        });
+        let proxied = ["X-Real-IP", "X-Forwarded-For", "Forwarded"]
+            .iter()
+            .any(|name| req.headers().contains(*name));
+        if local && !proxied {
+            request::Outcome::Success(LocalScraper)
+        } else {
+            request::Outcome::Forward(Status::NotFound)
+        }
+    }
+}
+
+/// The metrics, in Prometheus' text format (0.0.4); a 404 for anyone but
+/// a scraper on this machine.
+#[get("/metrics")]
+pub fn metrics(
+    _scraper: LocalScraper,
+    telemetry: &State<Telemetry>,
+    revocations: &State<Revocations>,
+) -> (ContentType, String) {
+    telemetry
+        .revocations_held
+        .set(revocations.len().try_into().unwrap_or(i64::MAX));
+    telemetry
+        .revocations_queued
+        .set(revocations.queued().try_into().unwrap_or(i64::MAX));
+    telemetry
+        .store_reachable
+        .set(i64::from(revocations.is_reachable()));
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &telemetry.registry);
+    let prometheus_text =
+        ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]);
+    (prometheus_text, text)
+}

@@ -1,0 +1,238 @@
+//! What an operator reaches for: one log line per request and per session
+//! event, as text or JSON, with no secret in any of them; a start-up line
+//! with the effective settings; and metrics in Prometheus' text format,
+//! for a scraper on the same machine only, checked by Debian's `promtool`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use rocket::time::format_description::well_known::Rfc3339;
+use rocket::time::OffsetDateTime;
+use rocket::uri;
+use session_app::routes;
+
+use common::server::{eventually, Agent, Server};
+use common::{form_body, token_in, CSRF_COOKIE, SESSION_COOKIE};
+
+/// Logs in as 太郎, adds an entry, logs out; the cookies and tokens seen.
+fn a_visit(server: &Server) -> Vec<String> {
+    let mut browser = Agent::plain(server.port);
+    browser.get("/?q=secret-query").unwrap();
+    let (_, login) = browser.log_in("太郎");
+    assert_eq!(login.status, 303);
+    let mut secrets = vec![
+        browser.cookies[SESSION_COOKIE].clone(),
+        browser.cookies[CSRF_COOKIE].clone(),
+    ];
+    let token = token_in(&browser.get(uri!(routes::output)).unwrap().body).unwrap();
+    let fields = [("key", "color"), ("value", "青"), ("csrf_token", &token)];
+    browser
+        .post(uri!(routes::set_entry), &form_body(&fields))
+        .unwrap();
+    secrets.push(token.clone());
+    let logout = browser
+        .post(uri!(routes::logout), &form_body(&[("csrf_token", &token)]))
+        .unwrap();
+    assert_eq!(logout.status, 303);
+    secrets
+}
+
+fn assert_no_secret(output: &str, secrets: &[String]) {
+    for secret in secrets
+        .iter()
+        .map(String::as_str)
+        .chain(["太郎", "青", "secret-query"])
+    {
+        assert!(!output.contains(secret), "{secret:?} logged:\n{output}");
+    }
+}
+
+#[test]
+fn json_lines_say_what_each_request_did_and_nothing_secret() {
+    let server = Server::start(&[("ROCKET_LOG_FORMAT", "json")]);
+    let secrets = a_visit(&server);
+    assert!(server.prints_soon("\"session: logout; revocation stored\""));
+    let output = server.output();
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for line in &lines {
+        let time = line["time"].as_str().unwrap();
+        assert!(OffsetDateTime::parse(time, &Rfc3339).is_ok(), "{line}");
+        assert!(
+            line["level"].is_string() && line["message"].is_string(),
+            "{line}"
+        );
+    }
+    let requests: Vec<_> = lines.iter().filter(|l| l["message"] == "request").collect();
+    let first = requests.iter().find(|l| l["path"] == "/").unwrap();
+    assert_eq!(first["method"], "GET");
+    // Asked for as `/?q=secret-query`: logged without its query.
+    assert_eq!(first["path"], "/");
+    assert_eq!(first["status"], 200);
+    assert!(first["ms"].is_number(), "{first}");
+    assert_eq!(first["client"], "127.0.0.1");
+    let posts = requests.iter().filter(|l| l["method"] == "POST").count();
+    assert_eq!(posts, 3, "login, set, logout");
+    let started = lines.iter().find(|l| l["message"] == "started").unwrap();
+    for field in [
+        "address",
+        "port",
+        "profile",
+        "idle_timeout_s",
+        "absolute_timeout_s",
+    ] {
+        assert!(!started[field].is_null(), "{field}: {started}");
+    }
+    assert_eq!(
+        started["revocation_store"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("file")
+    );
+    assert!(!output.contains(common::server::TEST_KEY));
+    assert_no_secret(&output, &secrets);
+}
+
+#[test]
+fn text_lines_are_one_per_request_without_rockets_own() {
+    let server = Server::start(&[]);
+    let secrets = a_visit(&server);
+    assert!(server.prints_soon("session: logout; revocation stored"));
+    let output = server.output();
+    let request = output
+        .lines()
+        .find(|line| line.contains(" INFO request method=GET path=/ "))
+        .unwrap_or_else(|| panic!("{output}"));
+    let time = request.split(' ').next().unwrap();
+    assert!(OffsetDateTime::parse(time, &Rfc3339).is_ok(), "{request}");
+    assert!(request.contains(" status=200 ") && request.contains(" client=127.0.0.1"));
+    // Rocket's own lines per request ("Matched:", "Outcome:") are gone.
+    for chatter in ["Matched:", "Outcome:", "Response succeeded"] {
+        assert!(!output.contains(chatter), "{chatter}:\n{output}");
+    }
+    assert!(
+        output.contains(" INFO started address=127.0.0.1 "),
+        "{output}"
+    );
+    assert_no_secret(&output, &secrets);
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_in_one_line() {
+    let run = common::server::run_binary(
+        env!("CARGO_MANIFEST_DIR").as_ref(),
+        &[
+            ("ROCKET_PROFILE", "release"),
+            ("ROCKET_SECRET_KEY", common::server::TEST_KEY),
+            ("ROCKET_LOG_FORMAT", "xml"),
+        ],
+    );
+    assert!(run.refusal().contains("log_format"), "{}", run.stderr);
+}
+
+/// `GET /metrics` as a local scraper sees it.
+fn scrape(server: &Server) -> String {
+    let response = Agent::plain(server.port).get("/metrics").unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    response.body
+}
+
+/// The value of the sample `name` (with its labels as written), if shown.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn promtool() -> Option<&'static str> {
+    let found = ["/usr/bin/promtool"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file());
+    if found.is_none() {
+        let message = "the metrics test needs promtool: install the Debian package `prometheus`";
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("skipped: {message}");
+    }
+    found
+}
+
+#[test]
+fn metrics_move_as_a_browser_logs_in_and_out_and_promtool_accepts_them() {
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    let server = Server::start(&[]);
+    let before = scrape(&server);
+    assert_eq!(
+        sample(&before, "session_app_sessions_started_total"),
+        Some(0.0)
+    );
+    assert_eq!(sample(&before, "session_app_revocations_held"), Some(0.0));
+    assert_eq!(
+        sample(&before, "session_app_revocation_store_reachable"),
+        Some(1.0)
+    );
+
+    a_visit(&server);
+    let after = scrape(&server);
+    assert_eq!(
+        sample(&after, "session_app_sessions_started_total"),
+        Some(1.0)
+    );
+    let logout = r#"session_app_sessions_ended_total{reason="logout"}"#;
+    assert_eq!(sample(&after, logout), Some(1.0), "{after}");
+    assert_eq!(sample(&after, "session_app_revocations_held"), Some(1.0));
+    assert_eq!(sample(&after, "session_app_revocations_queued"), Some(0.0));
+    let logins = r#"session_app_requests_total{route="login",status="303"}"#;
+    assert_eq!(sample(&after, logins), Some(1.0), "{after}");
+    assert!(sample(&after, "session_app_request_duration_seconds_count").unwrap() >= 6.0);
+
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(after.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[test]
+fn metrics_are_not_served_through_a_proxy() {
+    let server = Server::start(&[]);
+    for header in ["X-Real-IP", "X-Forwarded-For", "Forwarded"] {
+        let mut proxied = Agent::plain(server.port);
+        proxied
+            .extra_headers
+            .push((header.to_owned(), "127.0.0.1".to_owned()));
+        let response = proxied.get("/metrics").unwrap();
+        assert_eq!(response.status, 404, "{header}");
+        assert!(!response.body.contains("session_app_"), "{header}");
+    }
+    assert!(eventually(|| server
+        .output()
+        .contains("path=/metrics status=404")));
+}
