@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a client per test, the login
 //! flow, and reading the session back out of the cookie jar.
-#![allow(dead_code, unused_imports)] // each test binary uses its own subset
+#![allow(dead_code)] // each test binary uses its own subset
 
 pub mod front;
 pub mod server;
@@ -11,6 +11,7 @@ use rocket::http::uri::Origin;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
+#[allow(unused_imports)] // each group of tests uses its own subset
 pub use session_app::cookies::{
     CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
 };

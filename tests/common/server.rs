@@ -59,8 +59,11 @@ impl Server {
 
     fn launch(mut command: Command, env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
         let port = free_port();
+        // Only what is set here: a test elsewhere in this process may be
+        // changing the environment (figment's Jail) while this one starts.
         let mut child = command
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
             .env("ROCKET_PROFILE", "release")
             .env("ROCKET_SECRET_KEY", TEST_KEY)
             .env("ROCKET_ADDRESS", "127.0.0.1")

@@ -6,7 +6,7 @@
 // figment::Jail closures return figment::Error, which is large by design.
 #![allow(clippy::result_large_err)]
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! Session events are logged at info level, without cookie values, tokens
 //! or keys.
 
-mod common;
+use crate::common;
 
 use rocket::http::uri::Origin;
 use rocket::uri;

@@ -3,7 +3,7 @@
 //! with the effective settings; and metrics in Prometheus' text format,
 //! for a scraper on the same machine only, checked by Debian's `promtool`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

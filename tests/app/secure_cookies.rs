@@ -1,7 +1,7 @@
 //! Behind a TLS-terminating proxy: `session_cookie_secure` marks cookies
 //! `Secure` and gives them the `__Host-` prefix.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::Status;

@@ -10,7 +10,7 @@
 //! line; a certificate not trusted is an outage; and the password is never
 //! logged.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

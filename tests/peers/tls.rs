@@ -1,7 +1,7 @@
 //! Served over TLS (Rocket's `tls` feature, configured by `ROCKET_TLS`), the
 //! session and CSRF cookies are `Secure`.
 
-mod common;
+use crate::common;
 
 use rocket::uri;
 use session_app::routes;

@@ -4,7 +4,7 @@
 //! foreign `Origin` headers. None gets a 5xx, and no session is created
 //! without a valid CSRF token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rand::rngs::StdRng;

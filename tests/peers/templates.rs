@@ -6,7 +6,7 @@
 //! catalog is read, at the same start: `i18n::tests`. The catalog is built
 //! into the binary, so that case cannot be made from outside it.)
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

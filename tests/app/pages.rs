@@ -1,7 +1,7 @@
 //! Pages a person would want to use: no dead ends, a word on why a session
 //! ended, a language switch, titles, accessible errors, readable times.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Property tests: any session round-trips through the codec; any bytes
 //! given as a session cookie are a valid session or none, never a panic.
 
-mod common;
+use crate::common;
 
 use rocket::uri;
 use session_app::routes;

@@ -1,7 +1,7 @@
 //! The tutorial's flow through Rocket's local client: log in, see the
 //! session, delete one key, log out.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::{ContentType, Status};

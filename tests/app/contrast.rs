@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-const CSS: &str = include_str!("../templates/static/app.css");
+const CSS: &str = include_str!("../../templates/static/app.css");
 
 /// The `--name: #rrggbb` custom properties of the first `:root` block after
 /// `after` in the stylesheet.

@@ -1,7 +1,7 @@
 //! The session as the tutorial's dictionary: `session[key] = value` through
 //! a form, with its rules, within the cookie's 4,096 bytes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::Status;

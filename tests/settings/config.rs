@@ -4,7 +4,7 @@
 // figment::Jail closures return figment::Error, which is large by design.
 #![allow(clippy::result_large_err)]
 
-mod common;
+use crate::common;
 
 use rocket::uri;
 use session_app::routes;

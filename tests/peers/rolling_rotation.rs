@@ -6,7 +6,7 @@
 //! primary logs the browser out: the instance already on it re-seals the
 //! cookie under a key the other does not hold.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::front::{nginx_program, Front};

@@ -1,7 +1,7 @@
 //! Bad input gets a clear 4xx page, loses nothing, and the server keeps
 //! serving.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::{ContentType, Method, Status};

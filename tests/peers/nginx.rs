@@ -5,7 +5,7 @@
 //! keeps huge `Cookie` headers from the app, security headers on nginx's
 //! own answers, and sessions shared by instances with one key.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

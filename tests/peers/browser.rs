@@ -6,7 +6,7 @@
 //! allowed (a CSP violation is one). Every page is photographed in both
 //! languages at a phone's and a desktop's width, under `target/tmp/`.
 
-mod common;
+use crate::common;
 
 use rocket::uri;
 use session_app::routes;

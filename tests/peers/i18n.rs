@@ -1,6 +1,6 @@
 //! Japanese by default, English where the client prefers it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rocket::http::uri::Origin;

@@ -5,7 +5,7 @@
 //! the sessions they name would have expired anyway, by the end sealed at
 //! login, whatever the settings say later.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

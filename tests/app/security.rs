@@ -1,7 +1,7 @@
 //! What the session promises beyond the tutorial: CSRF, cookie attributes,
 //! refusal of tampered or junk cookies, server-side expiry, headers.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::thread::sleep;
