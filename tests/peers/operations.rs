@@ -20,6 +20,8 @@ use common::{form_body, token_in, CSRF_COOKIE, SESSION_COOKIE};
 fn a_visit(server: &Server) -> Vec<String> {
     let mut browser = Agent::plain(server.port);
     browser.get("/?q=secret-query").unwrap();
+    // A path no route takes: Rocket names it in a line of its own.
+    assert_eq!(browser.get("/nope?secret-query=1").unwrap().status, 404);
     let (_, login) = browser.log_in("太郎");
     assert_eq!(login.status, 303);
     let mut secrets = vec![
