@@ -1,19 +1,24 @@
-//! The real binary on a free loopback port, and a small HTTP/1.1 client with
-//! a cookie jar: for tests that need a real socket (TLS, nginx, a browser).
+//! The real binary on a free loopback port, and a browser-like HTTP/1.1
+//! client with a cookie jar, on hyper: for tests that need a real socket
+//! (TLS, nginx, a browser).
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use rcgen::{generate_simple_self_signed, CertifiedKey};
+use rocket::tokio;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, RootCertStore};
 
 /// A throwaway 256-bit key for test servers.
 pub const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
@@ -147,6 +152,17 @@ pub fn wait_until(
     }
 }
 
+/// A process a test started: killed, by its id, when the test ends,
+/// however it ends (a failed assertion included).
+pub struct Started(pub Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Stops `child` as a service manager would: SIGTERM, so that it can stop
 /// processes of its own (nginx its workers), then SIGKILL if it lingers.
 pub fn stop(child: &mut Child) {
@@ -246,60 +262,58 @@ impl Response {
     }
 }
 
-pub trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
-
-type Connect = Box<dyn Fn() -> io::Result<Box<dyn Stream>>>;
+/// How an [`Agent`] reaches 127.0.0.1.
+#[derive(Clone)]
+enum Transport {
+    Plain(u16),
+    /// TLS to `localhost`, trusting the config's roots only.
+    Tls(u16, Arc<ClientConfig>),
+}
 
 /// A browser-like client: one connection per request, cookies kept.
 pub struct Agent {
-    connect: Connect,
+    transport: Transport,
     host: String,
     pub cookies: BTreeMap<String, String>,
     /// Headers sent with every request, as a proxy would add them.
     pub extra_headers: Vec<(String, String)>,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Agent {
-    /// Plain HTTP to 127.0.0.1:`port`.
-    pub fn plain(port: u16) -> Agent {
-        Agent::with(format!("127.0.0.1:{port}"), move || {
-            let stream = TcpStream::connect(("127.0.0.1", port))?;
-            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-            Ok(Box::new(stream) as Box<dyn Stream>)
-        })
-    }
-
-    /// The same agent, holding `cookies`.
-    pub fn with_cookies(mut self, cookies: BTreeMap<String, String>) -> Agent {
-        self.cookies = cookies;
-        self
-    }
-
-    /// Any transport, e.g. TLS.
-    pub fn with(
-        host: String,
-        connect: impl Fn() -> io::Result<Box<dyn Stream>> + 'static,
-    ) -> Agent {
+    fn over(transport: Transport, host: String) -> Agent {
         Agent {
-            connect: Box::new(connect),
+            transport,
             host,
             cookies: BTreeMap::new(),
             extra_headers: Vec::new(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the client"),
         }
+    }
+
+    /// Plain HTTP to 127.0.0.1:`port`.
+    pub fn plain(port: u16) -> Agent {
+        Agent::over(Transport::Plain(port), format!("127.0.0.1:{port}"))
+    }
+
+    pub fn with_cookies(mut self, cookies: BTreeMap<String, String>) -> Agent {
+        self.cookies = cookies;
+        self
     }
 
     pub fn get(&mut self, path: impl Display) -> io::Result<Response> {
         self.send("GET", &path.to_string(), None)
     }
 
-    /// Posts a form; `body` must already be URL-encoded.
     pub fn post(&mut self, path: impl Display, body: &str) -> io::Result<Response> {
         self.send("POST", &path.to_string(), Some(body))
     }
 
-    /// Logs in as `name` as a browser would: opens `/`, then posts its
-    /// form with the token it carries. Returns both answers.
+    /// Logs in from the login page, as a person would: the page, then the
+    /// form with its token.
     pub fn log_in(&mut self, name: &str) -> (Response, Response) {
         let page = self.get(rocket::uri!(session_app::routes::index)).unwrap();
         let token = super::token_in(&page.body).expect("the login form carries a token");
@@ -310,34 +324,51 @@ impl Agent {
         (page, login)
     }
 
+    /// Sends one request on a connection of its own, within 10 seconds,
+    /// and keeps the cookies the answer sets.
     pub fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
-        let mut stream = (self.connect)()?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.host
-        );
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Host", &self.host)
+            .header("Connection", "close");
         if !self.cookies.is_empty() {
             let jar: Vec<_> = self
                 .cookies
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
+            request = request.header("Cookie", jar.join("; "));
         }
         for (name, value) in &self.extra_headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            request = request.header(name, value);
         }
-        if let Some(body) = body {
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        if body.is_some() {
+            request = request.header("Content-Type", "application/x-www-form-urlencoded");
         }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body.unwrap_or("").as_bytes())?;
-        stream.flush()?;
-
-        let raw = read_response(&mut stream)?;
-        let response = parse(&raw)?;
+        let body = Full::new(Bytes::from(body.unwrap_or_default().to_owned()));
+        let request = request.body(body).map_err(io::Error::other)?;
+        let transport = self.transport.clone();
+        let exchange = async move {
+            match transport {
+                Transport::Plain(port) => {
+                    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                    exchange(TokioIo::new(tcp), request).await
+                }
+                Transport::Tls(port, config) => {
+                    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                    let name = ServerName::try_from("localhost").unwrap();
+                    let tls = tokio_rustls::TlsConnector::from(config)
+                        .connect(name, tcp)
+                        .await?;
+                    exchange(TokioIo::new(tls), request).await
+                }
+            }
+        };
+        let response = self
+            .runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), exchange).await })
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         for cookie in response.set_cookies() {
             let pair = cookie.split(';').next().unwrap_or("");
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -351,83 +382,39 @@ impl Agent {
     }
 }
 
-/// Reads one response: up to its Content-Length, its last chunk, or the
-/// end of the stream (some peers keep the connection open regardless).
-fn read_response(stream: &mut dyn Stream) -> io::Result<Vec<u8>> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    while !is_complete(&raw) {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            // TLS peers may close without close_notify after a full response.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(raw)
-}
-
-fn is_complete(raw: &[u8]) -> bool {
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let body = &raw[split + 4..];
-    if let Some(length) = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|n| n.trim().parse::<usize>().ok())
-    {
-        return body.len() >= length;
-    }
-    head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n")
-}
-
-fn parse(raw: &[u8]) -> io::Result<Response> {
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no header end"))?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| bad("no status"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
+/// One request and its whole answer over `io`, with hyper.
+async fn exchange<I>(io: I, request: http::Request<Full<Bytes>>) -> io::Result<Response>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(io::Error::other)?;
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(io::Error::other)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
         .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
-    }
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(io::Error::other)?
+        .to_bytes();
     Ok(Response {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
-    }
 }
 
 /// A self-signed certificate for `localhost`, made for one test, written
@@ -464,12 +451,8 @@ pub fn https(port: u16, cert: CertificateDer<'static>) -> Agent {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-    let config = Arc::new(config);
-    Agent::with(format!("localhost:{port}"), move || {
-        let tcp = TcpStream::connect(("127.0.0.1", port))?;
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
-        Ok(Box::new(StreamOwned::new(tls, tcp)) as Box<dyn Stream>)
-    })
+    Agent::over(
+        Transport::Tls(port, Arc::new(config)),
+        format!("localhost:{port}"),
+    )
 }

@@ -253,14 +253,41 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// The processes running on this profile: Chromium and its helpers,
+    /// each started with `--user-data-dir=` this folder.
+    fn processes(&self) -> Vec<String> {
+        let flag = format!("--user-data-dir={}", self.0.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter(|entry| {
+                std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                    cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes())
+                })
+            })
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
 impl Drop for Profile {
     fn drop(&mut self) {
         // A walk that failed never closed its browser: end what still runs
-        // on this profile, then remove it.
-        let _ = Command::new("pkill")
-            .arg("-f")
-            .arg(format!("--user-data-dir={}", self.0.display()))
-            .status();
+        // on this profile, by process id, then remove it.
+        let running = self.processes();
+        if !running.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(&running).status();
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -694,4 +721,29 @@ fn every_page_in_both_languages_at_a_phone_and_a_desktop_width() {
             })
         });
     }
+}
+
+#[test]
+fn a_failed_walk_leaves_no_browser_behind() {
+    if browser_programs().is_none() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_browser(&server, Screen::Desktop, "failing", |browser, server| {
+            Box::pin(async move {
+                browser
+                    .goto(&server.url(uri!(routes::index)))
+                    .await
+                    .unwrap();
+                panic!("a walk that fails, on purpose");
+            })
+        })
+    }));
+    assert!(failed.is_err(), "the walk failed");
+    // The browser it started was ended with it, by process id.
+    let profile = Profile::new("failing");
+    assert!(common::server::eventually(|| profile
+        .processes()
+        .is_empty()));
 }

@@ -285,23 +285,24 @@ fn the_binary_serves_with_no_set_up_in_debug() {
 
     // Nothing but a free port: Rocket.toml's debug profile does the rest.
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_clear()
-        .env("ROCKET_PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::server::Started(
+        std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .env("ROCKET_PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_until(
-        &mut child,
+        &mut child.0,
         "the app",
         || answers(port, uri!(routes::healthz)),
         String::new,
     );
     let page = Agent::plain(port).get(uri!(routes::index));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let page = page.unwrap();
     assert_eq!(page.status, 200);
     assert!(page.body.contains("ログインしてください。"));
@@ -483,25 +484,26 @@ fn rocket_config_must_name_a_settings_file() {
         elsewhere.display()
     );
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
-        .current_dir(&elsewhere)
-        .env_clear()
-        .env("ROCKET_PORT", port.to_string())
-        .env("ROCKET_TEMPLATE_DIR", TEMPLATES)
-        .env("ROCKET_SESSION_REVOCATION_STORE", common::fresh_store())
-        .env("ROCKET_SESSION_REVOCATION_SPOOL", common::fresh_store())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::server::Started(
+        std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+            .current_dir(&elsewhere)
+            .env_clear()
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_TEMPLATE_DIR", TEMPLATES)
+            .env("ROCKET_SESSION_REVOCATION_STORE", common::fresh_store())
+            .env("ROCKET_SESSION_REVOCATION_SPOOL", common::fresh_store())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_until(
-        &mut child,
+        &mut child.0,
         "the app",
         || answers(port, uri!(routes::healthz)),
         String::new,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&elsewhere);
 }
 
