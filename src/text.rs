@@ -40,6 +40,41 @@ pub enum Refusal {
     Reordering,
 }
 
+/// Compares keys as a person counts: runs of digits by their value, so
+/// `s2` comes before `s10`; the rest byte by byte.
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (da, db) = (digits(a), digits(b));
+                // Leading zeros do not count; then the longer run is larger.
+                let significant = |n: &[u8]| {
+                    let zeros = n.iter().take_while(|c| **c == b'0').count();
+                    n[zeros..].to_vec()
+                };
+                let (na, nb) = (significant(&a[..da]), significant(&b[..db]));
+                let order = na.len().cmp(&nb.len()).then(na.cmp(&nb)).then(da.cmp(&db));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
 /// Checks `raw`: trimmed of surrounding white space, at least one visible
 /// character, at most `max_chars` characters, no control characters and no
 /// reordering ones. Returns the trimmed text.
@@ -99,6 +134,16 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_sort_as_a_person_counts() {
+        let mut keys = vec!["s10", "s2", "s1", "b", "a10b", "a9b", "s02", "color"];
+        keys.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(
+            keys,
+            ["a9b", "a10b", "b", "color", "s1", "s2", "s02", "s10"]
+        );
+    }
 
     #[test]
     fn real_names_pass() {

@@ -50,7 +50,7 @@ fn allowed_methods(req: &Request<'_>) -> Vec<Method> {
 
 /// Whether a route path (with `<dynamic>` segments) matches `path`; a
 /// trailing slash does not count, as Rocket's routing ignores it.
-fn same_path(route: &str, path: &str) -> bool {
+pub(super) fn same_path(route: &str, path: &str) -> bool {
     let path = match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,

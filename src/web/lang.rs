@@ -6,10 +6,12 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use rocket::http::uri::{Absolute, Origin};
+use rocket::http::Method;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Redirect, Responder};
 use rocket::{get, uri};
 
+use super::catchers::same_path;
 use crate::cookies;
 use crate::render::i18n::Lang;
 
@@ -27,7 +29,8 @@ pub fn of(req: &Request<'_>) -> Lang {
 }
 
 /// Remembers the language chosen with a page's link, then goes back to that
-/// page: the `Referer`'s path, when the page is on this site, else `/`.
+/// page: the `Referer`'s path, when it is a page of this site (a path a
+/// `GET` route serves: an error page's address may be a form's), else `/`.
 #[get("/lang/<code>")]
 pub fn switch_language(code: &str, came_from: CameFrom) -> Option<LanguageRedirect> {
     let lang = Lang::from_code(code)?;
@@ -62,6 +65,11 @@ impl<'r> FromRequest<'r> for CameFrom {
             .map(|referer| referer.path().to_string())
             // Only a path of this site: `//elsewhere` would be another site.
             .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+            .filter(|path| {
+                req.rocket()
+                    .routes()
+                    .any(|route| route.method == Method::Get && same_path(route.uri.path(), path))
+            })
             .and_then(|path| Origin::parse_owned(path).ok());
         request::Outcome::Success(CameFrom(path))
     }

@@ -45,6 +45,8 @@ struct NoticeView {
     kept: Option<String>,
     /// Bytes left in the session cookie, for a refusal that says so.
     room: Option<String>,
+    /// The entry the notice is about.
+    subject: Option<String>,
 }
 
 fn pages<'r>(req: &'r Request<'_>) -> &'r Pages {
@@ -84,10 +86,13 @@ impl<'r> Page<'r> {
                 csrf: csrf.map(CsrfToken::as_str),
                 notice: self.notice.map(|(notice, detail)| {
                     let field = notice.field();
-                    let (kept, room) = match notice {
-                        Notice::EntryTooBig => (None, detail),
-                        _ if field.is_some() => (detail, None),
-                        _ => (None, None),
+                    let (kept, room, subject) = match notice {
+                        Notice::EntryTooBig => (None, detail, None),
+                        Notice::EntryAdded | Notice::EntryReplaced | Notice::EntryDeleted => {
+                            (None, None, detail)
+                        }
+                        _ if field.is_some() => (detail, None, None),
+                        _ => (None, None, None),
                     };
                     NoticeView {
                         key: notice.key(),
@@ -95,6 +100,7 @@ impl<'r> Page<'r> {
                         field,
                         kept,
                         room,
+                        subject,
                     }
                 }),
                 content,

@@ -101,7 +101,8 @@ struct Entry<'a> {
 }
 
 /// The session page. Its table shows `logged_in_at` (while it is there)
-/// and `name` in rows of their own, then the added entries in key order.
+/// and `name` in rows of their own, then the added entries in natural
+/// order: `s2` before `s10`, as a person counts.
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     let lang = page.lang();
@@ -113,11 +114,12 @@ pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
         lang.readable_instant(value)
             .unwrap_or_else(|| value.clone())
     });
-    let entries: Vec<Entry<'_>> = session
+    let mut entries: Vec<Entry<'_>> = session
         .iter()
         .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
         .map(|(key, value)| Entry { key, value })
         .collect();
+    entries.sort_by(|a, b| text::natural_order(a.key, b.key));
     page.render(
         PageName::Output,
         Some(&csrf),
@@ -161,18 +163,22 @@ pub async fn delete_key(
     form: Csrf<DeleteForm<'_>>,
     mut session: RequestSession<'_>,
 ) -> NoticeRedirect {
+    // A session that has just ended says why, as adding an entry does.
+    if session.ended().is_some() {
+        return NoticeRedirect::to_login(session.ended());
+    }
     let key = form.0.key.unwrap_or_default();
-    let notice = match session.remove(key).await {
-        Some(stored) if key == NAME => Notice::NameDeleted.unless_unstored(stored),
-        Some(_) => Notice::EntryDeleted,
-        None => Notice::EntryMissing,
+    let back = match session.is_logged_in() {
+        true => uri!(output),
+        false => uri!(index),
     };
-    let next = if session.is_logged_in() {
-        uri!(output)
-    } else {
-        uri!(index)
-    };
-    notice.redirect(next)
+    match session.remove(key).await {
+        Some(stored) if key == NAME => Notice::NameDeleted
+            .unless_unstored(stored)
+            .redirect(uri!(index)),
+        Some(_) => Notice::EntryDeleted.redirect_with(key, back),
+        None => Notice::EntryMissing.redirect(back),
+    }
 }
 
 /// The tutorial's `session[key] = value`, then back to the session page,
@@ -191,8 +197,8 @@ pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> No
         Err(refusal) => return Notice::refused(Field::Value, refusal).redirect(uri!(output)),
     };
     match session.set(key, value) {
-        Ok(false) => Notice::EntryAdded.redirect(uri!(output)),
-        Ok(true) => Notice::EntryReplaced.redirect(uri!(output)),
+        Ok(false) => Notice::EntryAdded.redirect_with(key, uri!(output)),
+        Ok(true) => Notice::EntryReplaced.redirect_with(key, uri!(output)),
         Err(SetRefusal::TooBig { room }) => {
             Notice::EntryTooBig.redirect_with(&room.to_string(), uri!(output))
         }

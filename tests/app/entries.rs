@@ -9,6 +9,7 @@ use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
 use session_app::cookies::COOKIE_BUDGET;
 use session_app::routes;
+use std::time::Duration;
 
 fn set<'c>(client: &'c Client, key: &str, value: &str) -> LocalResponse<'c> {
     post_form(
@@ -46,10 +47,7 @@ fn an_entry_is_added_shown_and_replaced() {
     assert_redirects_to(&response, uri!(routes::output));
     assert!(assert_session_cookies_fit(&response, SESSION_COOKIE) > 0);
     drop(response);
-    assert_eq!(
-        notice_on_output(&client),
-        "セッションに項目を追加しました。"
-    );
+    assert_eq!(notice_on_output(&client), "セッションに追加しました：color");
     let page = html(&client, uri!(routes::output));
     assert!(page.contains("<code>color</code>"), "{page}");
     assert!(page.contains(r#"value="color""#), "with its delete button");
@@ -57,7 +55,7 @@ fn an_entry_is_added_shown_and_replaced() {
 
     // Setting it again replaces the value.
     set(&client, "color", "赤");
-    assert_eq!(notice_on_output(&client), "項目の値を置き換えました。");
+    assert_eq!(notice_on_output(&client), "値を置き換えました：color");
     let session = session_of(&client).unwrap();
     assert_eq!(session.entries()["color"], "赤");
     assert_eq!(session.entries().len(), 3);
@@ -174,7 +172,7 @@ fn the_budget_refuses_an_addition_before_the_cookie_outgrows_4096_bytes() {
                 assert!(sizes.is_empty(), "a refusal writes no session cookie");
                 break room.trim_end_matches("バイト").parse::<usize>().unwrap();
             }
-            assert_eq!(notice, "セッションに項目を追加しました。");
+            assert_eq!(notice, format!("セッションに追加しました：{key}"));
             for size in sizes {
                 assert!(size <= COOKIE_BUDGET, "{size} bytes");
                 largest = largest.max(size);
@@ -258,7 +256,6 @@ fn without_a_session_nothing_is_set() {
 
 #[test]
 fn added_entries_survive_renewal_and_rotation() {
-    use std::time::Duration;
     let (client, clock) = client_at(
         figment()
             .merge(("session_idle_timeout", 60))
@@ -300,4 +297,36 @@ fn added_entries_move_to_a_new_key_with_the_rest_of_the_session() {
         .unwrap()
         .contains("<code>color</code>"));
     assert_eq!(session_of(&during).unwrap().entries()["color"], "青");
+}
+
+#[test]
+fn entries_are_listed_as_a_person_counts() {
+    let client = client();
+    login(&client, "太郎");
+    for key in ["s10", "s2", "s1"] {
+        set(&client, key, "v");
+    }
+    let page = html(&client, uri!(routes::output));
+    let at = |key: &str| page.find(&format!(r#"value="{key}""#)).unwrap();
+    assert!(at("s1") < at("s2") && at("s2") < at("s10"), "{page}");
+}
+
+#[test]
+fn deleting_after_the_idle_timeout_explains_the_timeout() {
+    let (client, clock) = client_at(
+        figment()
+            .merge(("session_idle_timeout", 60))
+            .merge(("session_absolute_timeout", 600)),
+    );
+    login(&client, "太郎");
+    set(&client, "color", "青");
+    // The session page's form, then the person is away past the timeout.
+    let token = csrf_token(&client);
+    clock.advance(Duration::from_secs(61));
+    let fields = [("key", "color"), ("csrf_token", token.as_str())];
+    let response = post_raw(&client, uri!(routes::delete_key), &fields);
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    let notice = notice_in(&html(&client, uri!(routes::index))).expect("a notice");
+    assert!(notice.contains("一定時間が過ぎたため"), "{notice}");
 }

@@ -222,7 +222,7 @@ fn deleting_another_key_keeps_the_user_logged_in() {
         .dispatch()
         .into_string()
         .unwrap();
-    assert!(html.contains("セッションの項目を1件削除しました。"));
+    assert!(html.contains("セッションから削除しました：<code>logged_in_at</code>"));
     assert!(!html.contains(r#"value="logged_in_at""#));
 }
 

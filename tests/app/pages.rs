@@ -339,3 +339,37 @@ fn wrong_methods_on_known_paths_say_what_works() {
     assert_eq!(response.status(), Status::MethodNotAllowed);
     assert_eq!(response.headers().get_one("Allow"), Some("GET, HEAD"));
 }
+
+#[test]
+fn the_language_link_of_an_error_page_leads_to_a_page() {
+    let client = client();
+    // A stale form's 403 is shown at the form's address, which only takes
+    // a POST: the link goes to the front page instead of a 405.
+    let response = client
+        .get(uri!(session_app::web::lang::switch_language("en")))
+        .header(Header::new("Host", "localhost"))
+        .header(Header::new("Referer", "http://localhost/session/set"))
+        .dispatch();
+    assert_redirects_to(&response, uri!(routes::index));
+    drop(response);
+    assert_eq!(
+        client.get(uri!(routes::index)).dispatch().status(),
+        Status::Ok
+    );
+}
+
+#[test]
+fn the_first_page_says_what_the_app_shows() {
+    let client = client();
+    let ja = html(&client, uri!(routes::index));
+    assert!(ja.contains("名前は何でもかまいません。"), "{ja}");
+    assert!(ja.contains("暗号化されたクッキー"), "{ja}");
+    let en = client
+        .get(uri!(routes::index))
+        .header(Header::new("Accept-Language", "en"))
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(en.contains("Any name will do."), "{en}");
+    assert!(en.contains("encrypted cookie in this browser"), "{en}");
+}

@@ -202,12 +202,23 @@ pub fn alert_in(html: &str) -> Option<&str> {
     Some(&html[start..end])
 }
 
-/// The text of the page's one-time notice (`<p id="notice" …>`), if any.
+/// The text of the page's one-time notice (`<p id="notice" …>`), if any,
+/// with the tags inside it (an entry's `<code>`) left out.
 pub fn notice_in(html: &str) -> Option<String> {
     let start = html.find(r#"<p id="notice""#)?;
     let text = &html[start..];
-    let text = &text[text.find('>')? + 1..];
-    Some(text[..text.find('<')?].to_owned())
+    let text = &text[text.find('>')? + 1..text.find("</p>")?];
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    Some(plain)
 }
 
 /// The alert the login page shows now, if any (showing it uses it up).

@@ -504,14 +504,14 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             add_entry(browser, "color", "青").await;
             assert_eq!(
                 text_of(browser, r#"[role="status"]"#).await,
-                "セッションに項目を追加しました。"
+                "セッションに追加しました：color"
             );
             add_entry(browser, "size", "L").await;
             click(browser, r#"button[name="key"][value="color"]"#).await;
             wait_for_path(browser, uri!(routes::output)).await;
             assert_eq!(
                 text_of(browser, r#"[role="status"]"#).await,
-                "セッションの項目を1件削除しました。"
+                "セッションから削除しました：color"
             );
             let keys = js(
                 browser,

@@ -185,7 +185,8 @@ fn nothing_japanese_is_left_on_english_pages() {
         uri!(routes::delete_key),
         &[("key", "logged_in_at")],
     );
-    assert!(check(&client, uri!(routes::output)).contains("Deleted one entry"));
+    assert!(check(&client, uri!(routes::output))
+        .contains("Deleted from the session: <code>logged_in_at</code>"));
 
     // Every page and error page.
     for path in every_page() {
