@@ -15,6 +15,24 @@ pub fn catchers() -> Vec<Catcher> {
     catchers![error]
 }
 
+/// The text keys naming `status` in a few words (the page's title and
+/// heading), and explaining it: `error_title_403` and `error_403`.
+fn texts(status: Status) -> (&'static str, &'static str) {
+    let explanation = explanation(status);
+    let title = match explanation {
+        "error_400" => "error_title_400",
+        "error_403" => "error_title_403",
+        "error_404" => "error_title_404",
+        "error_405" => "error_title_405",
+        "error_413" => "error_title_413",
+        "error_415" => "error_title_415",
+        "error_422" => "error_title_422",
+        "error_4xx" => "error_title_4xx",
+        _ => "error_title_5xx",
+    };
+    (title, explanation)
+}
+
 /// The text key explaining `status`.
 fn explanation(status: Status) -> &'static str {
     match status.code {
@@ -95,11 +113,10 @@ fn error(status: Status, req: &Request<'_>) -> ErrorPage {
         let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
         (Status::MethodNotAllowed, Some(names.join(", ")))
     };
-    let body = Page::plain(req).render(
-        PageName::Error,
-        None,
-        context! { code: status.code, message: explanation(status) },
-    );
+    let body = Page::plain(req).render(PageName::Error, None, {
+        let (title, message) = texts(status);
+        context! { code: status.code, title, message }
+    });
     ErrorPage {
         status,
         body,

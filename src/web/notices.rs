@@ -81,11 +81,20 @@ impl Notice {
 
     /// The form field the notice explains, if it is about one.
     pub fn field(self) -> Option<&'static str> {
-        matches!(
-            self,
-            Notice::NameEmpty | Notice::NameTooLong | Notice::NameControl | Notice::NameReordering
-        )
-        .then_some("name")
+        match self {
+            Notice::NameEmpty
+            | Notice::NameTooLong
+            | Notice::NameControl
+            | Notice::NameReordering => Some("name"),
+            Notice::EntryKeyInvalid | Notice::EntryReserved => Some("key"),
+            Notice::ValueEmpty
+            | Notice::ValueTooLong
+            | Notice::ValueControl
+            | Notice::ValueReordering
+            | Notice::EntryTooBig
+            | Notice::EntryTooMany => Some("value"),
+            _ => None,
+        }
     }
 
     /// The one mapping from a refused text to what the person is told.
@@ -122,20 +131,26 @@ impl Notice {
 
     /// Redirects to `to`, showing this notice there once.
     pub fn redirect(self, to: Origin<'static>) -> NoticeRedirect {
-        NoticeRedirect {
-            notice: Some(self),
-            detail: None,
-            to: Redirect::to(to),
-        }
+        self.leaving(Left::default(), to)
     }
 
     /// Redirects to `to`, showing this notice there once with `detail`:
-    /// for a notice about a field, the text typed into it, given back; for
-    /// a full cookie, the bytes left.
+    /// for a notice about the name, the text typed, given back; for a
+    /// notice about an entry, its key.
     pub fn redirect_with(self, detail: &str, to: Origin<'static>) -> NoticeRedirect {
+        let left = Left {
+            detail: Some(detail.to_owned()),
+            ..Left::default()
+        };
+        self.leaving(left, to)
+    }
+
+    /// Redirects to `to`, showing this notice there once with what `left`
+    /// gives back to the page.
+    pub fn leaving(self, left: Left, to: Origin<'static>) -> NoticeRedirect {
         NoticeRedirect {
             notice: Some(self),
-            detail: Some(detail.to_owned()),
+            left,
             to: Redirect::to(to),
         }
     }
@@ -149,10 +164,32 @@ impl Notice {
     }
 }
 
+/// What a notice gives back to the page that shows it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Left {
+    /// The name typed, or the entry named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The entry form's key and value as typed, for a refused entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<(String, String)>,
+    /// Bytes left in the session cookie, for an entry too big.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<usize>,
+}
+
+/// The notice cookie's value: the notice and what it gives back.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    notice: String,
+    #[serde(flatten)]
+    left: Left,
+}
+
 /// A redirect that may leave a [`Notice`] for the next page.
 pub struct NoticeRedirect {
     notice: Option<Notice>,
-    detail: Option<String>,
+    left: Left,
     to: Redirect,
 }
 
@@ -162,7 +199,7 @@ impl NoticeRedirect {
     pub fn to_login(ended: Option<Ended>) -> NoticeRedirect {
         NoticeRedirect {
             notice: ended.map(Notice::ended),
-            detail: None,
+            left: Left::default(),
             to: Redirect::to(rocket::uri!(super::routes::index)),
         }
     }
@@ -171,21 +208,21 @@ impl NoticeRedirect {
 impl<'r> Responder<'r, 'static> for NoticeRedirect {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Some(notice) = self.notice {
-            leave(req, notice, self.detail.as_deref());
+            leave(req, notice, self.left);
         }
         self.to.respond_to(req)
     }
 }
 
-/// Leaves `notice` for the next page to show once, with `kept`, text the
-/// person typed that the page gives back (sealed: never readable or
-/// forgeable by anyone without the key).
-fn leave(req: &Request<'_>, notice: Notice, kept: Option<&str>) {
+/// Leaves `notice` for the next page to show once, with what it gives
+/// back (sealed: never readable or forgeable by anyone without the key).
+fn leave(req: &Request<'_>, notice: Notice, left: Left) {
     let settings = cookies::settings(req);
-    let value = match kept {
-        Some(kept) => format!("{}\n{kept}", notice.key()),
-        None => notice.key().to_owned(),
+    let sealed = Sealed {
+        notice: notice.key().to_owned(),
+        left,
     };
+    let value = serde_json::to_string(&sealed).expect("BUG: a notice always serializes");
     cookies::seal(
         req.cookies(),
         settings,
@@ -195,10 +232,10 @@ fn leave(req: &Request<'_>, notice: Notice, kept: Option<&str>) {
     );
 }
 
-/// Takes the pending notice, if the request carries one of ours, with its
-/// kept text: the cookie is removed, so it is shown once. A cookie no key
-/// opens, or that names no notice, is removed and is no notice.
-pub fn take(req: &Request<'_>) -> Option<(Notice, Option<String>)> {
+/// Takes the pending notice, if the request carries one of ours, with
+/// what it gives back: the cookie is removed, so it is shown once. A cookie
+/// no key opens, or that names no notice, is removed and is no notice.
+pub fn take(req: &Request<'_>) -> Option<(Notice, Left)> {
     let settings = cookies::settings(req);
     let jar = req.cookies();
     let opened = cookies::open(jar, settings, &settings.flash);
@@ -208,11 +245,8 @@ pub fn take(req: &Request<'_>) -> Option<(Notice, Option<String>)> {
     let (Opened::Current(value) | Opened::Fallback(value)) = opened else {
         return None;
     };
-    let (key, kept) = match value.split_once('\n') {
-        Some((key, kept)) => (key, Some(kept.to_owned())),
-        None => (value.as_str(), None),
-    };
-    Some((Notice::from_key(key)?, kept))
+    let sealed: Sealed = serde_json::from_str(&value).ok()?;
+    Some((Notice::from_key(&sealed.notice)?, sealed.left))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use rocket::Response;
 use serde::Serialize;
 
 use super::csrf::CsrfToken;
-use super::notices::{self, Notice};
+use super::notices::{self, Left, Notice};
 use super::{headers, lang};
 use crate::render::i18n::Lang;
 use crate::render::templates::{PageName, Pages};
@@ -21,7 +21,7 @@ use crate::session::RequestSession;
 pub struct Page<'r> {
     pages: &'r Pages,
     lang: Lang,
-    notice: Option<(Notice, Option<String>)>,
+    notice: Option<(Notice, Left)>,
 }
 
 #[derive(Serialize)]
@@ -40,13 +40,51 @@ struct Frame<'a, C: Serialize> {
 struct NoticeView {
     key: &'static str,
     error: bool,
-    /// The field the notice is about, and the text given back into it.
+    /// The field the notice is about: marked invalid, described by it.
     field: Option<&'static str>,
+    name_invalid: bool,
+    key_invalid: bool,
+    value_invalid: bool,
+    /// The name typed, given back.
     kept: Option<String>,
-    /// Bytes left in the session cookie, for a refusal that says so.
-    room: Option<String>,
+    /// The entry form's key and value as typed, given back.
+    kept_key: Option<String>,
+    kept_value: Option<String>,
+    /// Bytes left in the session cookie, and how many characters like the
+    /// widest one typed still fit in them.
+    room: Option<usize>,
+    room_chars: Option<usize>,
     /// The entry the notice is about.
     subject: Option<String>,
+}
+
+impl NoticeView {
+    fn of(notice: Notice, left: Left) -> NoticeView {
+        let field = notice.field();
+        let named = matches!(
+            notice,
+            Notice::EntryAdded | Notice::EntryReplaced | Notice::EntryDeleted
+        );
+        let (kept_key, kept_value) = left.entry.unzip();
+        let widest = kept_value
+            .as_deref()
+            .and_then(|value| value.chars().map(char::len_utf8).max())
+            .unwrap_or(1);
+        NoticeView {
+            key: notice.key(),
+            error: notice.is_error(),
+            field,
+            name_invalid: field == Some("name"),
+            key_invalid: field == Some("key"),
+            value_invalid: field == Some("value"),
+            kept: left.detail.clone().filter(|_| field == Some("name")),
+            kept_key,
+            kept_value,
+            room: left.room,
+            room_chars: left.room.map(|room| room / widest),
+            subject: left.detail.filter(|_| named),
+        }
+    }
 }
 
 fn pages<'r>(req: &'r Request<'_>) -> &'r Pages {
@@ -84,25 +122,9 @@ impl<'r> Page<'r> {
             self.notice.is_some(),
             &Frame {
                 csrf: csrf.map(CsrfToken::as_str),
-                notice: self.notice.map(|(notice, detail)| {
-                    let field = notice.field();
-                    let (kept, room, subject) = match notice {
-                        Notice::EntryTooBig => (None, detail, None),
-                        Notice::EntryAdded | Notice::EntryReplaced | Notice::EntryDeleted => {
-                            (None, None, detail)
-                        }
-                        _ if field.is_some() => (detail, None, None),
-                        _ => (None, None, None),
-                    };
-                    NoticeView {
-                        key: notice.key(),
-                        error: notice.is_error(),
-                        field,
-                        kept,
-                        room,
-                        subject,
-                    }
-                }),
+                notice: self
+                    .notice
+                    .map(|(notice, left)| NoticeView::of(notice, left)),
                 content,
             },
         );
@@ -122,7 +144,8 @@ impl<'r> FromRequest<'r> for Page<'r> {
         // and an active session renewed, whatever the page shows.
         let ended = RequestSession::apply_rules(req);
         // Shown once, or never if it is not one of ours.
-        let notice = notices::take(req).or_else(|| ended.map(|ended| (Notice::ended(ended), None)));
+        let notice = notices::take(req)
+            .or_else(|| ended.map(|ended| (Notice::ended(ended), Left::default())));
         Outcome::Success(Page {
             pages: pages(req),
             lang: lang::of(req),

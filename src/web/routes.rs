@@ -9,14 +9,14 @@ use rocket_dyn_templates::context;
 use serde::Serialize;
 
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
-use super::notices::{Field, Notice, NoticeRedirect};
+use super::notices::{Field, Left, Notice, NoticeRedirect};
 use super::page::{Html, Page};
 use crate::cookies::CookieSettings;
 use crate::render::templates::PageName;
 use crate::session::{
     LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT, NAME, RESERVED_KEYS,
 };
-use crate::text::{self, is_settable_key, MAX_NAME_CHARS, MAX_VALUE_CHARS};
+use crate::text::{self, is_settable_key, MAX_NAME_CHARS, MAX_SET_KEY_CHARS, MAX_VALUE_CHARS};
 
 #[derive(FromForm)]
 pub struct LoginForm<'r> {
@@ -189,23 +189,54 @@ pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> No
         return NoticeRedirect::to_login(session.ended());
     }
     let key = form.0.key.unwrap_or_default();
+    let typed = form.0.value.unwrap_or_default();
+    // A refused entry comes back in the form, as typed, to be corrected.
+    let refused = |notice: Notice, room: Option<usize>| {
+        let entry = kept_entry(key, typed);
+        notice.leaving(
+            Left {
+                entry,
+                room,
+                ..Left::default()
+            },
+            uri!(output),
+        )
+    };
     if !is_settable_key(key) {
-        return Notice::EntryKeyInvalid.redirect(uri!(output));
+        return refused(Notice::EntryKeyInvalid, None);
     }
-    let value = match text::check(form.0.value.unwrap_or_default(), MAX_VALUE_CHARS) {
+    let value = match text::check(typed, MAX_VALUE_CHARS) {
         Ok(value) => value,
-        Err(refusal) => return Notice::refused(Field::Value, refusal).redirect(uri!(output)),
+        Err(refusal) => return refused(Notice::refused(Field::Value, refusal), None),
     };
     match session.set(key, value) {
         Ok(false) => Notice::EntryAdded.redirect_with(key, uri!(output)),
         Ok(true) => Notice::EntryReplaced.redirect_with(key, uri!(output)),
-        Err(SetRefusal::TooBig { room }) => {
-            Notice::EntryTooBig.redirect_with(&room.to_string(), uri!(output))
-        }
-        Err(SetRefusal::TooMany) => Notice::EntryTooMany.redirect(uri!(output)),
-        Err(SetRefusal::Reserved) => Notice::EntryReserved.redirect(uri!(output)),
+        Err(SetRefusal::TooBig { room }) => refused(Notice::EntryTooBig, Some(room)),
+        Err(SetRefusal::TooMany) => refused(Notice::EntryTooMany, None),
+        Err(SetRefusal::Reserved) => refused(Notice::EntryReserved, None),
         Err(SetRefusal::NoSession) => NoticeRedirect::to_login(session.ended()),
     }
+}
+
+/// The entry form's key and value as typed, to give back after a refusal:
+/// up to twice the accepted lengths (so a person can shorten them), and
+/// never text with a control character, which the form could not show.
+fn kept_entry(key: &str, value: &str) -> Option<(String, String)> {
+    let fits = |text: &str, most: usize| {
+        text.chars().count() <= 2 * most && !text.chars().any(char::is_control)
+    };
+    let key = if fits(key, MAX_SET_KEY_CHARS) {
+        key
+    } else {
+        ""
+    };
+    let value = if fits(value, MAX_VALUE_CHARS) {
+        value
+    } else {
+        ""
+    };
+    Some((key.to_owned(), value.to_owned()))
 }
 
 /// For load balancers: no session work, no template.

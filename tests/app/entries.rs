@@ -166,11 +166,16 @@ fn the_budget_refuses_an_addition_before_the_cookie_outgrows_4096_bytes() {
                 .collect();
             drop(response);
             let notice = notice_on_output(&client);
-            if let Some(room) = notice.strip_prefix(
-                "追加するとセッションのクッキーが4,096バイトを超え、ブラウザーに捨てられるおそれがあるため、追加しませんでした。残りの容量：",
+            if let Some(rest) = notice.strip_prefix(
+                "追加するとセッションのクッキーが4,096バイトを超え、ブラウザーに捨てられるおそれがあるため、追加しませんでした。入力した文字なら、あと",
             ) {
                 assert!(sizes.is_empty(), "a refusal writes no session cookie");
-                break room.trim_end_matches("バイト").parse::<usize>().unwrap();
+                // Characters like the ones typed (😀, 4 bytes each), then
+                // the bytes: "N文字まで入ります（Rバイト）。"
+                let (chars, rest) = rest.split_once("文字まで入ります（").unwrap();
+                let room: usize = rest.strip_suffix("バイト）。").unwrap().parse().unwrap();
+                assert_eq!(chars.parse::<usize>().unwrap(), room / 4, "{notice}");
+                break room;
             }
             assert_eq!(notice, format!("セッションに追加しました：{key}"));
             for size in sizes {
@@ -329,4 +334,41 @@ fn deleting_after_the_idle_timeout_explains_the_timeout() {
     drop(response);
     let notice = notice_in(&html(&client, uri!(routes::index))).expect("a notice");
     assert!(notice.contains("一定時間が過ぎたため"), "{notice}");
+}
+
+#[test]
+fn a_refused_entry_comes_back_in_the_form_marked_and_described() {
+    let client = client();
+    login(&client, "太郎");
+    // A value too long: both fields come back, the value marked.
+    let long = "値".repeat(201);
+    set(&client, "color", &long);
+    let page = html(&client, uri!(routes::output));
+    let field = |id: &str| {
+        let start = page.find(&format!(r#"id="{id}""#)).unwrap();
+        page[start..start + page[start..].find('>').unwrap()].to_owned()
+    };
+    assert!(field("key").contains(r#"value="color""#), "{page}");
+    assert!(!field("key").contains("aria-invalid"), "{page}");
+    assert!(
+        field("value").contains(&format!(r#"value="{long}""#)),
+        "{page}"
+    );
+    assert!(field("value").contains(r#"aria-invalid="true""#), "{page}");
+    assert!(field("value").contains(r#"aria-describedby="notice value-hint""#));
+    assert!(field("value").contains("autofocus"), "focus goes to it");
+
+    // A key refused: the key marked, both kept.
+    set(&client, "no spaces", "青");
+    let page = html(&client, uri!(routes::output));
+    let key = &page[page.find(r#"id="key""#).unwrap()..];
+    let key = &key[..key.find('>').unwrap()];
+    assert!(key.contains(r#"value="no spaces""#), "{page}");
+    assert!(key.contains(r#"aria-invalid="true""#), "{page}");
+    assert!(page.contains(r#"value="青""#), "{page}");
+
+    // Then a fresh form: nothing kept, nothing marked.
+    let page = html(&client, uri!(routes::output));
+    assert!(!page.contains("aria-invalid"), "{page}");
+    assert!(!page.contains(r#"value="青""#), "{page}");
 }

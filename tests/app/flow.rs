@@ -158,7 +158,7 @@ fn logout_clears_the_whole_session() {
         .dispatch()
         .into_string()
         .unwrap();
-    assert!(html.contains(r#"role="status">ログアウトしました。"#));
+    assert!(html.contains(r#"role="status" tabindex="-1" autofocus>ログアウトしました。"#));
 }
 
 #[test]

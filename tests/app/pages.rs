@@ -77,7 +77,7 @@ fn a_session_ended_elsewhere_is_explained_on_the_login_page_itself() {
     let page = client.get(uri!(routes::index)).cookie(copy).dispatch();
     let html = page.into_string().unwrap();
     assert!(
-        html.contains("別の場所でのログアウトにより終了しました"),
+        html.contains("別の場所でログアウトしたため、このセッションは終了しました"),
         "{html}"
     );
 }
@@ -114,7 +114,14 @@ fn the_forbidden_page_leads_back_to_a_fresh_form() {
     let response = post_raw(&client, uri!(routes::login), &[("name", "太郎")]);
     assert_eq!(response.status(), Status::Forbidden);
     let html = response.into_string().unwrap();
-    assert!(html.contains("<title>エラー 403 – セッション確認</title>"));
+    assert!(
+        html.contains("<title>このフォームは期限切れです – エラー 403 – セッション確認</title>")
+    );
+    // Words first: the heading says what happened, the code comes second.
+    assert!(
+        html.contains("<h1>このフォームは期限切れです</h1>"),
+        "{html}"
+    );
     assert!(html.contains("何も変更されていません"), "{html}");
     assert!(
         !html.contains("読み込み直して"),
@@ -143,7 +150,7 @@ fn deleting_the_name_says_it_logs_out_before_and_after() {
     drop(response);
     let page = html_of_index(&client);
     assert!(
-        page.contains(r#"role="status">名前を削除しました。ログアウトした状態です。</p>"#),
+        page.contains(r#"role="status" tabindex="-1" autofocus>名前を削除しました。ログアウトした状態です。</p>"#),
         "{page}"
     );
 }
@@ -169,7 +176,10 @@ fn every_page_has_its_own_title() {
         "ログアウト – セッション確認"
     );
     let missing = client.get("/nope").dispatch().into_string().unwrap();
-    assert_eq!(title(&missing), "エラー 404 – セッション確認");
+    assert_eq!(
+        title(&missing),
+        "ページが見つかりません – エラー 404 – セッション確認"
+    );
     let english = client
         .get(uri!(routes::output))
         .header(Header::new("Accept-Language", "en"))
@@ -193,7 +203,10 @@ fn a_refused_name_marks_the_field_and_keeps_it_when_only_too_long() {
         page.contains(&format!(r#"value="{long}""#)),
         "kept for shortening"
     );
-    assert!(page.contains(r#"<p id="notice" class="notice notice-error" role="alert">"#));
+    // The refused field takes the focus (autofocus), not the notice.
+    assert!(
+        page.contains(r#"<p id="notice" class="notice notice-error" role="alert" tabindex="-1">"#)
+    );
 
     // Refused for another reason: marked, not kept.
     login(&client, "a\u{1}b");

@@ -197,7 +197,8 @@ pub fn set_cookie(response: &LocalResponse<'_>, name: &str) -> Option<String> {
 
 /// The text of the `role="alert"` element, if the page has one.
 pub fn alert_in(html: &str) -> Option<&str> {
-    let start = html.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
+    let tag = html.find(r#"role="alert""#)?;
+    let start = tag + html[tag..].find('>')? + 1;
     let end = start + html[start..].find('<')?;
     Some(&html[start..end])
 }

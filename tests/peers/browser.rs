@@ -184,7 +184,7 @@ fn browser_programs() -> Option<(PathBuf, PathBuf)> {
 }
 
 /// A screen: a phone's width (emulated) or a desktop window.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Screen {
     Phone(u32),
     Desktop,
@@ -582,7 +582,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             log_in_here(browser, "山田太郎").await;
             assert_eq!(
                 browser.title().await.unwrap(),
-                "エラー 403 – セッション確認"
+                "このフォームは期限切れです – エラー 403 – セッション確認"
             );
             click(browser, r#"main a[href="/"]"#).await;
             wait_for_path(browser, uri!(routes::index)).await;
@@ -596,7 +596,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
                 .unwrap();
             assert_eq!(
                 browser.title().await.unwrap(),
-                "エラー 405 – セッション確認"
+                "この方法では開けません – エラー 405 – セッション確認"
             );
             assert_eq!(
                 text_of(browser, "main p").await,
@@ -692,6 +692,17 @@ fn every_page_in_both_languages_at_a_phone_and_a_desktop_width() {
                     )
                     .await;
                     shoot("output").await;
+                    // The README's pictures are the pages as they are.
+                    let readme = match (lang, screen) {
+                        ("ja", Screen::Phone(390)) => Some("output-ja-phone"),
+                        ("en", Screen::Desktop) => Some("output-en-desktop"),
+                        _ => None,
+                    };
+                    if let Some(name) = readme {
+                        let shot = browser.screenshot().await.unwrap();
+                        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+                        std::fs::write(docs.join(format!("{name}.png")), shot).unwrap();
+                    }
                     browser.goto(&base).await.unwrap();
                     shoot("front-logged-in").await;
                     browser
@@ -746,4 +757,108 @@ fn a_failed_walk_leaves_no_browser_behind() {
     assert!(common::server::eventually(|| profile
         .processes()
         .is_empty()));
+}
+
+/// Long values of several scripts, and keys a person counts.
+const LONG_VALUES: [(&str, &str); 4] = [
+    ("s10", "x"),
+    ("s2", "y"),
+    ("latin", "abcdefghij"),
+    ("kana", "あいうえおかきくけこ"),
+];
+
+#[test]
+fn the_session_table_keeps_its_shape_with_one_primary_action() {
+    let server = Server::start(&[]);
+    for screen in [Screen::Desktop, Screen::Phone(390), Screen::Phone(320)] {
+        with_browser(
+            &server,
+            screen,
+            &format!("table-{}", screen.label()),
+            move |browser, server| {
+                Box::pin(async move {
+                    let base = server.url(uri!(routes::index));
+                    log_in(browser, &base, "山田太郎").await;
+                    wait_for_path(browser, uri!(routes::output)).await;
+                    // 200 characters without a space, in each script.
+                    for (key, unit) in LONG_VALUES {
+                        let value = unit.repeat(200 / unit.chars().count());
+                        add_entry(browser, key, &value).await;
+                    }
+                    fits(
+                        browser,
+                        screen.width(),
+                        &format!("table-{}", screen.label()),
+                    )
+                    .await;
+                    // Listed as a person counts.
+                    let keys = js(
+                    browser,
+                    "return [...document.querySelectorAll('.entries th[scope=row] code')].map(c => c.textContent)",
+                )
+                .await;
+                    assert_eq!(
+                        keys,
+                        json!(["logged_in_at", "name", "kana", "latin", "s2", "s10"])
+                    );
+                    // The table stays inside the card.
+                    let inside = js(
+                        browser,
+                        "const t = document.querySelector('.entries').getBoundingClientRect(); \
+                     const m = document.querySelector('main').getBoundingClientRect(); \
+                     return t.right <= m.right + 0.5 && t.left >= m.left - 0.5",
+                    )
+                    .await;
+                    assert_eq!(inside, json!(true), "{}", screen.label());
+                    if screen == Screen::Desktop {
+                        // Each key, and each button, on one line.
+                        let one_line = js(
+                        browser,
+                        "const lines = e => { const r = document.createRange(); r.selectNodeContents(e); \
+                           return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }; \
+                         return [...document.querySelectorAll('.entries th[scope=row] code, .entries button')] \
+                           .filter(e => lines(e) !== 1).map(e => e.textContent)",
+                    )
+                    .await;
+                        assert_eq!(one_line, json!([]), "broken inside a word");
+                    } else {
+                        // Row actions are small and outlined; one filled action.
+                        let buttons = js(
+                        browser,
+                        "const card = document.querySelector('main').getBoundingClientRect().width; \
+                         const filled = b => getComputedStyle(b).backgroundColor !== 'rgba(0, 0, 0, 0)'; \
+                         return { wide: [...document.querySelectorAll('.entries button')] \
+                                   .filter(b => b.getBoundingClientRect().width > card * 0.6).length, \
+                                  filled: [...document.querySelectorAll('main button')] \
+                                   .filter(filled).map(b => b.id) }",
+                    )
+                    .await;
+                        assert_eq!(buttons, json!({ "wide": 0, "filled": ["set"] }));
+                    }
+                    // A refused key: both fields come back as typed, the key
+                    // marked and focused.
+                    fill(browser, "#key", "no spaces").await;
+                    fill(browser, "#value", "青").await;
+                    click(browser, "#set").await;
+                    wait_for_path(browser, uri!(routes::output)).await;
+                    let form = js(
+                    browser,
+                    "const k = document.getElementById('key'), v = document.getElementById('value'); \
+                     return [k.value, v.value, k.getAttribute('aria-invalid'), document.activeElement.id]",
+                )
+                .await;
+                    assert_eq!(form, json!(["no spaces", "青", "true", "key"]));
+                    // The skip link, once focused, covers nothing.
+                    let clear = js(
+                    browser,
+                    "const s = document.querySelector('.skip'); s.focus(); \
+                     const a = s.getBoundingClientRect(), h = document.querySelector('h1').getBoundingClientRect(); \
+                     return a.bottom <= h.top || a.top >= h.bottom",
+                )
+                .await;
+                    assert_eq!(clear, json!(true));
+                })
+            },
+        );
+    }
 }
