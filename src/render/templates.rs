@@ -136,6 +136,45 @@ fn resolve_texts(source: &str, catalog: &Catalog, lang: Lang) -> Result<String, 
     Ok(out)
 }
 
+/// `source` as a page without a notice renders it: each `{{#if notice}}A
+/// {{else}}B{{/if}}` replaced by `B` (or nothing without an `{{else}}`), so
+/// that the fields a notice may mark cost nothing on the other pages.
+fn without_notice(source: &str) -> Result<String, String> {
+    const OPEN: &str = "{{#if notice}}";
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let body = &rest[start + OPEN.len()..];
+        // The `{{else}}` and `{{/if}}` of this block, past nested ones.
+        let (mut depth, mut at, mut otherwise) = (0usize, 0, None);
+        let end = loop {
+            let next = body[at..]
+                .find("{{")
+                .ok_or("a {{#if notice}} is not closed")?
+                + at;
+            let tag = &body[next..];
+            if tag.starts_with("{{#if") {
+                depth += 1;
+            } else if tag.starts_with("{{/if}}") {
+                if depth == 0 {
+                    break next;
+                }
+                depth -= 1;
+            } else if tag.starts_with("{{else}}") && depth == 0 {
+                otherwise = Some(next);
+            }
+            at = next + 2;
+        };
+        if let Some(otherwise) = otherwise {
+            out.push_str(&body[otherwise + "{{else}}".len()..end]);
+        }
+        rest = &body[end + "{{/if}}".len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// Every page in every language, without and with the notice, as
 /// `(name, source)`: read from `dir` now, so an edited file counts from the
 /// next start.
@@ -158,9 +197,12 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
         for (name, body) in blocks.iter().chain(&partials) {
             source = source.replace(&format!("{{{{> {name}}}}}"), body);
         }
-        let plain = source
-            .replace(&format!("{NOTICE}\n"), "")
-            .replace(NOTICE, "");
+        let plain = without_notice(
+            &source
+                .replace(&format!("{NOTICE}\n"), "")
+                .replace(NOTICE, ""),
+        )
+        .map_err(|e| format!("{file}: {e}"))?;
         let with_notice = source.replace(NOTICE, &notice);
         for lang in Lang::ALL {
             for (has_notice, source) in [(false, &plain), (true, &with_notice)] {
@@ -277,6 +319,14 @@ mod tests {
         assert_eq!(resolved, "<h1>セッション確認</h1>{{t_ja notice.key}}");
         let missing = resolve_texts("{{t \"no_such_text\"}}", &catalog, Lang::En).unwrap_err();
         assert!(missing.contains("no_such_text"), "{missing}");
+    }
+
+    #[test]
+    fn a_page_without_a_notice_keeps_only_the_else_branches() {
+        let source = "a{{#if notice}}N{{#if notice.x}}X{{else}}Y{{/if}}{{else}}P{{/if}}b\
+                      {{#if notice}}only{{/if}}c{{#if other}}o{{/if}}";
+        assert_eq!(without_notice(source).unwrap(), "aPbc{{#if other}}o{{/if}}");
+        assert!(without_notice("{{#if notice}}open").is_err());
     }
 
     #[test]
