@@ -862,3 +862,53 @@ fn the_session_table_keeps_its_shape_with_one_primary_action() {
         );
     }
 }
+
+/// The words of `css`'s text that a line break splits, by the browser's
+/// own Japanese word segmentation (`により` is one word).
+async fn split_words(browser: &Client, css: &str) -> Value {
+    js(
+        browser,
+        &format!(
+            "const p = document.querySelector('{css}'); const node = p.firstChild; \
+             const words = new Intl.Segmenter(document.documentElement.lang, {{granularity: 'word'}}); \
+             return [...words.segment(node.textContent)].filter(w => w.isWordLike).filter(w => {{ \
+               const r = document.createRange(); r.setStart(node, w.index); \
+               r.setEnd(node, w.index + w.segment.length); \
+               return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; \
+             }}).map(w => w.segment)"
+        ),
+    )
+    .await
+}
+
+#[test]
+fn a_logout_elsewhere_is_explained_without_breaking_a_word() {
+    let server = Server::start(&[]);
+    for screen in [Screen::Phone(320), Screen::Phone(390)] {
+        with_browser(
+            &server,
+            screen,
+            &format!("elsewhere-{}", screen.label()),
+            move |browser, server| {
+                Box::pin(async move {
+                    let base = server.url(uri!(routes::index));
+                    log_in(browser, &base, "山田太郎").await;
+                    wait_for_path(browser, uri!(routes::output)).await;
+                    let copy = browser.get_named_cookie("session").await.unwrap();
+                    click(browser, "#logout").await;
+                    wait_for_path(browser, uri!(routes::index)).await;
+                    // The copy, put back: the session it names was ended.
+                    browser.add_cookie(copy).await.unwrap();
+                    browser
+                        .goto(&server.url(uri!(routes::output)))
+                        .await
+                        .unwrap();
+                    wait_for_path(browser, uri!(routes::index)).await;
+                    let alert = text_of(browser, r#"[role="alert"]"#).await;
+                    assert!(alert.contains("別の場所でログアウトしたため"), "{alert}");
+                    assert_eq!(split_words(browser, r#"[role="alert"]"#).await, json!([]));
+                })
+            },
+        );
+    }
+}
