@@ -49,7 +49,7 @@ impl Why {
 pub const EXPLAIN_FOR: Millis = 60 * 60 * 1000;
 
 /// The longest `Max-Age` browsers honour: 400 days.
-const LONGEST_COOKIE: Millis = 400 * 24 * 3600 * 1000;
+const LONGEST_COOKIE: Millis = super::LATEST_END;
 
 /// How far ahead of this server's clock another instance's may run.
 const CLOCK_SKEW: Millis = 5 * 60 * 1000;

@@ -190,9 +190,10 @@ pub struct Session {
 /// versions are refused: the person logs in again.
 const VERSION: &str = "4";
 
-/// The latest end any valid setting allows (the longest absolute timeout,
-/// 400 days): what a session built from parts, with no end sealed, gets.
-pub const LATEST_END: Millis = 400 * 24 * 3600 * 1000;
+/// The latest end any valid setting allows: the longest absolute timeout,
+/// which is the longest cookie browsers keep (400 days). What a session
+/// built from parts, with no end sealed, gets.
+pub const LATEST_END: Millis = crate::cookies::LONGEST_MAX_AGE_SECS * 1000;
 
 impl Session {
     /// A fresh session for `name` started at `at`, holding `name` and

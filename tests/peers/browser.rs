@@ -906,6 +906,9 @@ fn a_logout_elsewhere_is_explained_without_breaking_a_word() {
                     wait_for_path(browser, uri!(routes::index)).await;
                     let alert = text_of(browser, r#"[role="alert"]"#).await;
                     assert!(alert.contains("別の場所でログアウトしたため"), "{alert}");
+                    // After the redirect, focus is on the message.
+                    let focused = js(browser, "return document.activeElement.id").await;
+                    assert_eq!(focused, json!("notice"));
                     assert_eq!(split_words(browser, r#"[role="alert"]"#).await, json!([]));
                 })
             },

@@ -125,6 +125,18 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_the_front() {
     let (first, second) = instances();
     let front = Front::start(&nginx, [first.port, second.port]);
 
+    // The metrics are for scrapers on the app's machine: not passed from
+    // outside, though both instances serve them locally.
+    let metrics = https(front.https, front.cert.der.clone())
+        .get("/metrics")
+        .unwrap();
+    assert_eq!(metrics.status, 404);
+    assert!(!metrics.body.contains("session_app_"), "{}", metrics.body);
+    for instance in [&first, &second] {
+        let local = Agent::plain(instance.port).get("/metrics").unwrap();
+        assert!(local.body.contains("session_app_requests_total"));
+    }
+
     // One person alone: nginx alternates, so after one login on one
     // instance, both instances serve the output page from that cookie.
     let before = (outputs_served(&first), outputs_served(&second));
@@ -196,6 +208,18 @@ fn an_oversized_cookie_header_is_refused_before_the_app() {
     let _beside = beside_others();
     let (first, second) = instances();
     let front = Front::start(&nginx, [first.port, second.port]);
+
+    // The metrics are for scrapers on the app's machine: not passed from
+    // outside, though both instances serve them locally.
+    let metrics = https(front.https, front.cert.der.clone())
+        .get("/metrics")
+        .unwrap();
+    assert_eq!(metrics.status, 404);
+    assert!(!metrics.body.contains("session_app_"), "{}", metrics.body);
+    for instance in [&first, &second] {
+        let local = Agent::plain(instance.port).get("/metrics").unwrap();
+        assert!(local.body.contains("session_app_requests_total"));
+    }
 
     // 40,000 cookies: about 388 KB of `Cookie` header.
     let cookies: BTreeMap<String, String> = (0..40_000)
@@ -484,6 +508,18 @@ fn slow_tls_clients_from_one_address_leave_a_normal_client_served() {
     );
     let (first, second) = instances();
     let front = Front::start(&nginx, [first.port, second.port]);
+
+    // The metrics are for scrapers on the app's machine: not passed from
+    // outside, though both instances serve them locally.
+    let metrics = https(front.https, front.cert.der.clone())
+        .get("/metrics")
+        .unwrap();
+    assert_eq!(metrics.status, 404);
+    assert!(!metrics.body.contains("session_app_"), "{}", metrics.body);
+    for instance in [&first, &second] {
+        let local = Agent::plain(instance.port).get("/metrics").unwrap();
+        assert!(local.body.contains("session_app_requests_total"));
+    }
 
     let mut roots = RootCertStore::empty();
     roots.add(front.cert.der.clone()).unwrap();
