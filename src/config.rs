@@ -17,7 +17,7 @@ use rocket::fairing::AdHoc;
 
 use crate::cookies::{decode_key_text, key_from_bytes};
 use crate::logger;
-use crate::refusal::refuse;
+use crate::refusal::{one_line, refuse};
 use crate::session::{self, SettingsError};
 use crate::text::LARGEST_FORM_BYTES;
 
@@ -513,10 +513,6 @@ fn whole_number(value: &Value) -> Option<i128> {
     value
         .to_i128()
         .or_else(|| value.to_u128().and_then(|n| i128::try_from(n).ok()))
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The app's own forms must fit under the `form` limit, or every login

@@ -22,6 +22,12 @@ impl Refusals {
     }
 }
 
+/// `text` on one line, its runs of white space made one space: a refusal is
+/// one line, whatever message a library gave.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Fails a stage's ignition with `reason`: logged, and recorded where the
 /// app keeps [`Refusals`].
 // Rocket's own fairing result: the Rocket travels back on failure.

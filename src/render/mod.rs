@@ -11,7 +11,7 @@ use figment::value::magic::RelativePathBuf;
 use figment::Figment;
 use rocket::fairing::AdHoc;
 
-use crate::refusal::refuse;
+use crate::refusal::{one_line, refuse};
 use templates::Pages;
 
 /// Where the templates are: `template_dir`, relative to the working folder
@@ -21,10 +21,6 @@ pub fn template_dir(figment: &Figment) -> Result<PathBuf, String> {
         .extract_inner::<RelativePathBuf>("template_dir")
         .map(|dir| dir.relative())
         .map_err(|e| format!("invalid template_dir: {}", one_line(&e.to_string())))
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The rendering layer: at ignition it checks that `template_dir` holds

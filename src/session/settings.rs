@@ -25,6 +25,7 @@ use super::Expiry;
 use crate::cookies::{
     self, CookieSettings, CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, LONGEST_MAX_AGE_SECS,
 };
+use crate::refusal::one_line;
 
 /// Every key the session reads.
 pub const KEYS: [&str; 7] = [
@@ -182,10 +183,6 @@ impl Settings {
             spool: raw.session_revocation_spool,
         })
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn seconds(key: &'static str, value: i64) -> Result<Duration, SettingsError> {
