@@ -261,11 +261,7 @@ fn without_a_session_nothing_is_set() {
 
 #[test]
 fn added_entries_survive_renewal_and_rotation() {
-    let (client, clock) = client_at(
-        figment()
-            .merge(("session_idle_timeout", 60))
-            .merge(("session_absolute_timeout", 600)),
-    );
+    let (client, clock) = client_with_timeouts(60, 600);
     login(&client, "太郎");
     set(&client, "color", "青");
     clock.advance(Duration::from_secs(30));
@@ -318,11 +314,7 @@ fn entries_are_listed_as_a_person_counts() {
 
 #[test]
 fn deleting_after_the_idle_timeout_explains_the_timeout() {
-    let (client, clock) = client_at(
-        figment()
-            .merge(("session_idle_timeout", 60))
-            .merge(("session_absolute_timeout", 600)),
-    );
+    let (client, clock) = client_with_timeouts(60, 600);
     login(&client, "太郎");
     set(&client, "color", "青");
     // The session page's form, then the person is away past the timeout.

@@ -47,11 +47,7 @@ fn notice_on_login_page(client: &Client) -> Option<String> {
 
 #[test]
 fn a_session_that_timed_out_is_explained_once() {
-    let (client, clock) = client_at(
-        figment()
-            .merge(("session_idle_timeout", 60))
-            .merge(("session_absolute_timeout", 600)),
-    );
+    let (client, clock) = client_with_timeouts(60, 600);
     login(&client, "太郎");
     clock.advance(Duration::from_secs(61));
 

@@ -26,16 +26,6 @@ fn sealed_session(client: &Client) -> String {
         .to_owned()
 }
 
-/// A client whose session windows are `idle` and `absolute` seconds, on a
-/// clock that moves only when told.
-fn client_with_timeouts(idle: u64, absolute: u64) -> (Client, Clock) {
-    client_at(
-        figment()
-            .merge(("session_idle_timeout", idle))
-            .merge(("session_absolute_timeout", absolute)),
-    )
-}
-
 #[test]
 fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
     for path in [

@@ -73,6 +73,16 @@ pub fn client_at(figment: Figment) -> (Client, Clock) {
     )
 }
 
+/// A client whose session windows are `idle` and `absolute` seconds, on a
+/// clock that moves only when told.
+pub fn client_with_timeouts(idle: u64, absolute: u64) -> (Client, Clock) {
+    client_at(
+        figment()
+            .merge(("session_idle_timeout", idle))
+            .merge(("session_absolute_timeout", absolute)),
+    )
+}
+
 /// The pages a logged-in person can open.
 pub fn logged_in_pages() -> [Origin<'static>; 3] {
     [

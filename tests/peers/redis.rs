@@ -123,27 +123,37 @@ fn log_out(browser: &mut Agent) -> u16 {
         .status
 }
 
-/// `GET /output` on one instance directly, with `cookie`; the status.
-fn output_status(instance: &Server, cookie: &str) -> u16 {
+/// `GET /output` on one instance directly, with `cookie` as the session
+/// cookie `name`; the status.
+fn status_with(instance: &Server, name: &str, cookie: &str) -> u16 {
     let mut thief = Agent::plain(instance.port);
-    thief
-        .cookies
-        .insert(secure(SESSION_COOKIE), cookie.to_owned());
+    thief.cookies.insert(name.to_owned(), cookie.to_owned());
     let status = thief.get(uri!(routes::output)).unwrap().status;
     assert!(status < 500, "got {status}");
     status
 }
 
-/// Waits up to `within` for `instance` to refuse `cookie`; how long it took.
-fn refused_within(instance: &Server, cookie: &str, within: Duration) -> Option<Duration> {
+/// Waits up to `within` for `instance` to refuse `cookie` as the session
+/// cookie `name`; how long it took.
+fn refused_with(instance: &Server, name: &str, cookie: &str, within: Duration) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < within {
-        if output_status(instance, cookie) == 303 {
+        if status_with(instance, name, cookie) == 303 {
             return Some(started.elapsed());
         }
         thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+/// [`status_with`] for an instance behind the front (`__Host-` cookies).
+fn output_status(instance: &Server, cookie: &str) -> u16 {
+    status_with(instance, &secure(SESSION_COOKIE), cookie)
+}
+
+/// [`refused_with`] for an instance behind the front.
+fn refused_within(instance: &Server, cookie: &str, within: Duration) -> Option<Duration> {
+    refused_with(instance, &secure(SESSION_COOKIE), cookie, within)
 }
 
 /// `/readyz`'s body; its status is always 200, outage or not, so that a
@@ -313,26 +323,14 @@ fn logged_in_at(instance: &Server, name: &str) -> (Agent, String) {
     (browser, cookie)
 }
 
-/// `GET /output` on `instance` with a plain (not `__Host-`) session cookie.
+/// [`status_with`] for an instance without the front (plain cookies).
 fn plain_output_status(instance: &Server, cookie: &str) -> u16 {
-    let mut thief = Agent::plain(instance.port);
-    thief
-        .cookies
-        .insert(SESSION_COOKIE.to_owned(), cookie.to_owned());
-    let status = thief.get(uri!(routes::output)).unwrap().status;
-    assert!(status < 500, "got {status}");
-    status
+    status_with(instance, SESSION_COOKIE, cookie)
 }
 
+/// [`refused_with`] for an instance without the front.
 fn refused_plain_within(instance: &Server, cookie: &str, within: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if plain_output_status(instance, cookie) == 303 {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
+    refused_with(instance, SESSION_COOKIE, cookie, within).is_some()
 }
 
 /// Sends one command to Redis and reads its one-line answer.

@@ -94,11 +94,7 @@ fn other_sessions_are_untouched() {
 
 #[test]
 fn revocations_are_forgotten_once_their_sessions_would_have_expired() {
-    let (client, clock) = client_at(
-        figment()
-            .merge(("session_idle_timeout", 60))
-            .merge(("session_absolute_timeout", 600)),
-    );
+    let (client, clock) = client_with_timeouts(60, 600);
     login(&client, "太郎");
     let id = session_of(&client).unwrap().id();
     post_form(&client, uri!(routes::logout), &[]);

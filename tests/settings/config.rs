@@ -281,26 +281,11 @@ fn the_binary_in_release_refuses_to_start_without_its_own_key() {
 
 #[test]
 fn the_binary_serves_with_no_set_up_in_debug() {
-    use common::server::{answers, free_port, wait_until, Agent};
+    use common::server::{free_port, Agent};
 
     // Nothing but a free port: Rocket.toml's debug profile does the rest.
     let port = free_port();
-    let mut child = common::server::Started(
-        std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("ROCKET_PORT", port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until(
-        &mut child.0,
-        "the app",
-        || answers(port, uri!(routes::healthz)),
-        String::new,
-    );
+    let child = serving(env!("CARGO_MANIFEST_DIR").as_ref(), &[], port);
     let page = Agent::plain(port).get(uri!(routes::index));
     drop(child);
     let page = page.unwrap();
@@ -472,7 +457,7 @@ fn rocket_config_must_name_a_settings_file() {
 
     // Unset, a missing Rocket.toml is fine: the binary starts on its
     // defaults from a folder without one.
-    use common::server::{answers, free_port, wait_until};
+    use common::server::free_port;
     let elsewhere =
         std::env::temp_dir().join(format!("session-app-no-settings-{}", std::process::id()));
     std::fs::create_dir_all(&elsewhere).unwrap();
@@ -483,27 +468,13 @@ fn rocket_config_must_name_a_settings_file() {
         "a Rocket.toml above {} spoils this test",
         elsewhere.display()
     );
-    let port = free_port();
-    let mut child = common::server::Started(
-        std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
-            .current_dir(&elsewhere)
-            .env_clear()
-            .env("ROCKET_PORT", port.to_string())
-            .env("ROCKET_TEMPLATE_DIR", TEMPLATES)
-            .env("ROCKET_SESSION_REVOCATION_STORE", common::fresh_store())
-            .env("ROCKET_SESSION_REVOCATION_SPOOL", common::fresh_store())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until(
-        &mut child.0,
-        "the app",
-        || answers(port, uri!(routes::healthz)),
-        String::new,
-    );
-    drop(child);
+    let (store, spool) = (common::fresh_store(), common::fresh_store());
+    let env = [
+        ("ROCKET_TEMPLATE_DIR", TEMPLATES),
+        ("ROCKET_SESSION_REVOCATION_STORE", store.as_str()),
+        ("ROCKET_SESSION_REVOCATION_SPOOL", spool.as_str()),
+    ];
+    drop(serving(&elsewhere, &env, free_port()));
     let _ = std::fs::remove_dir_all(&elsewhere);
 }
 
@@ -633,4 +604,28 @@ fn an_unusable_revocation_store_is_refused_in_one_line_even_at_ignition() {
         )),
         "{line}"
     );
+}
+
+/// The binary in `dir` with only `env` and `port` set, once it serves: it
+/// is killed when the returned guard is dropped, a failed test included.
+fn serving(dir: &std::path::Path, env: &[(&str, &str)], port: u16) -> common::server::Started {
+    use common::server::{answers, wait_until, Started};
+    let mut child = Started(
+        std::process::Command::new(env!("CARGO_BIN_EXE_session_app"))
+            .current_dir(dir)
+            .env_clear()
+            .envs(env.iter().copied())
+            .env("ROCKET_PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(
+        &mut child.0,
+        "the app",
+        || answers(port, uri!(routes::healthz)),
+        String::new,
+    );
+    child
 }
