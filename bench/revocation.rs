@@ -11,13 +11,13 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rocket::http::Cookie;
 use rocket::local::blocking::Client;
+use rocket_sealed_sessions::store::FileStore;
+use rocket_sealed_sessions::{Clock, Record, Revocations, SessionId};
 use session_app::cookies::SESSION_COOKIE;
-use session_app::session::revocation::StoreSetting;
-use session_app::session::{Clock, Revocations, Session, SessionId};
 
 const HELD: usize = 100_000;
 const MEMORY_SAMPLE: usize = 1_000_000;
@@ -30,7 +30,11 @@ const KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
 /// the embedded store's format (`<32 hex digits> <until ms>` a line).
 fn store_with(dir: &Path, count: usize) -> PathBuf {
     let path = dir.join(format!("revoked-{count}"));
-    let until = Clock::system().now() + 86_400_000;
+    let until = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 86_400_000;
     let mut text = String::with_capacity(count * 48);
     for _ in 0..count {
         text.push_str(&format!("{} {until}\n", SessionId::random().to_hex()));
@@ -75,7 +79,7 @@ fn throughput(client: &Client, session: &Cookie<'static>) -> f64 {
 /// Revocations per second written to `store` (each appended and fsynced,
 /// as a logout does), and how much resident memory grew meanwhile.
 fn revoke_rate(store: &Revocations, runtime: &rocket::tokio::runtime::Runtime) -> (f64, i64) {
-    let until = Clock::system().now() + 86_400_000;
+    let until = SystemTime::now() + Duration::from_secs(86_400);
     let before = resident();
     let started = Instant::now();
     runtime.block_on(async {
@@ -98,13 +102,15 @@ fn main() {
 
     // Memory: a million revocations loaded from the store, as at start.
     let sample = store_with(&dir, MEMORY_SAMPLE);
+    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+    let open = |path: &Path| {
+        let store = Box::new(FileStore::new(path));
+        runtime
+            .block_on(Revocations::open(store, Clock::system()))
+            .unwrap()
+    };
     let before = resident();
-    let loaded = Revocations::open(
-        &StoreSetting::File(sample.clone()),
-        &sample,
-        Clock::system(),
-    )
-    .unwrap();
+    let loaded = open(&sample);
     let after = resident();
     assert_eq!(loaded.len(), MEMORY_SAMPLE);
     println!(
@@ -115,14 +121,7 @@ fn main() {
     );
 
     // Logout: revoking with a million held costs what it costs with none.
-    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
-    let empty_store = store_with(&dir, 0);
-    let empty = Revocations::open(
-        &StoreSetting::File(empty_store.clone()),
-        &empty_store,
-        Clock::system(),
-    )
-    .unwrap();
+    let empty = open(&store_with(&dir, 0));
     let mut ratios = Vec::new();
     for round in 1..=ROUNDS {
         let ((a, grew_a), (b, grew_b)) = if round % 2 == 0 {
@@ -157,7 +156,13 @@ fn main() {
     assert_eq!(held.rocket().state::<Revocations>().unwrap().len(), HELD);
     let session = Cookie::new(
         SESSION_COOKIE,
-        Session::start("山田", Clock::system().now(), u64::MAX).encode(),
+        Record::from_parts(
+            SystemTime::now(),
+            SystemTime::now(),
+            [("name".to_owned(), "山田".to_owned())].into(),
+        )
+        .unwrap()
+        .encode(),
     );
     throughput(&none, &session);
     throughput(&held, &session);

@@ -1,7 +1,7 @@
 //! The app's settings: its defaults, the figment that reads them (as
 //! Rocket reads its own), and the app's own rules on Rocket's settings and
 //! keys. The wiring layer: each layer reads its own settings at ignition
-//! (the session's in [`crate::session::settings`], the templates' in
+//! (the session crate's in [`rocket_sealed_sessions::settings`], the templates' in
 //! [`crate::render`]); this module composes them and checks what none of
 //! them owns. Nothing here is global, and nothing below imports it.
 
@@ -14,11 +14,14 @@ use figment::value::{Dict, Value};
 use figment::{Figment, Profile, Source};
 use rocket::config::LogLevel;
 use rocket::fairing::AdHoc;
+use rocket::Rocket;
 
-use crate::cookies::{decode_key_text, key_from_bytes};
+use rocket_sealed_sessions::cookie::{decode_key_text, key_from_bytes};
+use rocket_sealed_sessions::settings::{self as session, Settings, SettingsError};
+
+use crate::cookies::APP_COOKIES;
 use crate::logger;
 use crate::refusal::{one_line, refuse};
-use crate::session::{self, SettingsError};
 use crate::text::LARGEST_FORM_BYTES;
 
 /// The secret key committed in `Rocket.toml` for the `debug` profile only.
@@ -41,13 +44,9 @@ template_dir = "templates"
 log_level = "normal"            # request lines and session events, at info level
 log_format = "text"             # or "json": one object per line
 ip_header = false               # behind a proxy: "X-Real-IP" (see deploy/nginx.conf)
-session_idle_timeout = 1800
-session_absolute_timeout = 28800
-session_cookie_name = "session"
-session_cookie_secure = false
-session_revocation_store = "data/revoked-sessions"
-session_revocation_spool = "data/revocation-spool"  # with Redis: kept while it is down
-secret_key_fallbacks = []
+# The session crate's settings keep its defaults (docs/operations.md lists
+# them), but for the Redis keys, which this app has always kept here.
+session_redis_prefix = "session_app:"
 
 [default.limits]
 # Every form here is a few fields; anything larger is refused with 413.
@@ -156,7 +155,7 @@ fn check_toml(path: &Path) -> Result<(), Refusal> {
 
 /// Why the app refused to start. Each says what to do in one line, and
 /// never shows a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Refusal {
     /// `ROCKET_CONFIG` is set, but to nothing.
     SettingsFileEmptyName,
@@ -201,6 +200,8 @@ pub enum Refusal {
     FallbackIsDevelopment { index: usize },
     /// `limits.form` is smaller than the app's own forms.
     FormLimit { limit: u64, needed: u64 },
+    /// The session cookie would take the name of another of the app's.
+    CookieNameTaken(String),
     /// The session layer's settings.
     Session(SettingsError),
     /// The rendering layer's `template_dir`.
@@ -290,6 +291,10 @@ impl fmt::Display for Refusal {
                 "limits.form ({limit} bytes) is too small for the app's own forms: at least \
                  {needed} bytes"
             ),
+            Refusal::CookieNameTaken(name) => write!(
+                f,
+                "session_cookie_name `{name}` is taken by another of the app's cookies"
+            ),
             Refusal::Session(e) => e.fmt(f),
             Refusal::Templates(why) => f.write_str(why),
         }
@@ -306,7 +311,7 @@ impl From<SettingsError> for Refusal {
 
 /// The `session_*` keys the session layer reads.
 fn session_keys() -> impl Iterator<Item = &'static str> {
-    session::settings::KEYS
+    session::KEYS
         .into_iter()
         .filter(|key| key.starts_with("session_"))
 }
@@ -343,17 +348,21 @@ fn check_with(figment: &Figment, build: Build) -> Result<(), Refusal> {
     check_log_level(&rocket_config, build)?;
     log_settings(figment)?;
     check_session_keys(figment)?;
+    check_cookie_name(figment)?;
     check_secret_key(figment, build)?;
     check_fallback_keys(figment, build.refuses_dev_key(figment))?;
     check_form_limit(&rocket_config)
 }
 
-/// The wiring's stage: [`check`] at ignition, before the layers' stages,
-/// so that a refusal names the app's rule first.
-pub fn stage() -> AdHoc {
+/// The wiring's stage: [`check`] at ignition; only once it holds are the
+/// layers attached (by `layers`), so a refused start names the app's rule
+/// and opens nothing: no store, no lock file, no template.
+pub fn stage(
+    layers: impl FnOnce(Rocket<rocket::Build>) -> Rocket<rocket::Build> + Send + Sync + 'static,
+) -> AdHoc {
     AdHoc::try_on_ignite("Settings", |rocket| async move {
         match check(rocket.figment()) {
-            Ok(()) => Ok(rocket),
+            Ok(()) => Ok(layers(rocket)),
             Err(e) => refuse(rocket, e),
         }
     })
@@ -364,7 +373,7 @@ pub fn stage() -> AdHoc {
 #[derive(Debug)]
 pub struct AppConfig {
     /// The session layer's: expiry, cookies, store.
-    pub session: session::Settings,
+    pub session: Settings,
     /// Where the rendering layer reads the templates.
     pub template_dir: PathBuf,
 }
@@ -379,7 +388,7 @@ impl AppConfig {
     fn validate(figment: &Figment, build: Build) -> Result<AppConfig, Refusal> {
         check_with(figment, build)?;
         Ok(AppConfig {
-            session: session::Settings::from_figment(figment)?,
+            session: Settings::from_figment(figment)?,
             template_dir: crate::render::template_dir(figment).map_err(Refusal::Templates)?,
         })
     }
@@ -472,6 +481,18 @@ fn check_log_level(config: &rocket::Config, build: Build) -> Result<(), Refusal>
         return Err(Refusal::DebugLogInRelease);
     }
     Ok(())
+}
+
+/// The session cookie keeps out of the app's own cookies' names.
+fn check_cookie_name(figment: &Figment) -> Result<(), Refusal> {
+    let name = match figment.find_value("session_cookie_name") {
+        Ok(Value::String(_, name)) => name,
+        _ => return Ok(()),
+    };
+    match APP_COOKIES.contains(&name.to_ascii_lowercase().as_str()) {
+        true => Err(Refusal::CookieNameTaken(name)),
+        false => Ok(()),
+    }
 }
 
 /// Every `session_*` key must be one the session layer reads:
@@ -630,7 +651,7 @@ fn check_fallback_keys(figment: &Figment, refuse_dev_key: bool) -> Result<(), Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Expiry;
+    use crate::cookies::CookieSettings;
     use base64::Engine as _;
     use cookie::Key;
     use std::time::Duration;
@@ -665,11 +686,10 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let cfg = config(&[]).unwrap();
-        let expected = Expiry::new(Duration::from_secs(1800), Duration::from_secs(28800));
-        assert_eq!(cfg.session.expiry, expected);
-        assert_eq!(cfg.session.cookies.session, "session");
-        assert_eq!(cfg.session.cookies.csrf, "csrf");
-        assert!(cfg.session.cookies.fallback_keys.is_empty());
+        assert_eq!(cfg.session.expiry.idle(), Duration::from_secs(1800));
+        assert_eq!(cfg.session.expiry.absolute(), Duration::from_secs(28800));
+        assert_eq!(cfg.session.cookies.session_cookie(), "session");
+        assert_eq!(CookieSettings::new(cfg.session.cookies).csrf, "csrf");
         let rocket: rocket::Config = figment("debug", &[]).extract().unwrap();
         assert_eq!(rocket.port, 8080);
         assert_eq!(rocket.limits.get("form").unwrap().as_u64(), 4096);
@@ -679,9 +699,10 @@ mod tests {
     #[test]
     fn secure_cookies_get_the_host_prefix() {
         let cfg = config(&[("session_cookie_secure", true.into())]).unwrap();
-        assert_eq!(cfg.session.cookies.session, "__Host-session");
-        assert_eq!(cfg.session.cookies.csrf, "__Host-csrf");
-        assert_eq!(cfg.session.cookies.flash, "__Host-_flash");
+        assert_eq!(cfg.session.cookies.session_cookie(), "__Host-session");
+        let cookies = CookieSettings::new(cfg.session.cookies);
+        assert_eq!(cookies.csrf, "__Host-csrf");
+        assert_eq!(cookies.flash, "__Host-_flash");
     }
 
     #[test]
@@ -701,7 +722,7 @@ mod tests {
     #[test]
     fn a_cookie_name_of_digits_is_a_name() {
         let cfg = config(&[("session_cookie_name", 123.into())]).unwrap();
-        assert_eq!(cfg.session.cookies.session, "123");
+        assert_eq!(cfg.session.cookies.session_cookie(), "123");
     }
 
     #[test]
@@ -924,13 +945,16 @@ mod tests {
                 "{refused}"
             );
         }
-        for known in session::settings::KEYS {
-            assert!(DEFAULTS.contains(known), "{known} has a default");
+        // The session crate keeps its own defaults: the app repeats none,
+        // and sets only its Redis prefix.
+        for known in session::KEYS {
+            let set_here = DEFAULTS.contains(&format!("{known} ="));
+            assert_eq!(set_here, known == "session_redis_prefix", "{known}");
         }
         // Other settings are Rocket's or the app's: not this rule's.
         assert!(config(&[("sessions", 1.into())]).is_ok());
-        let spool = config(&[("session_revocation_spool", "/tmp/spool".into())]).unwrap();
-        assert_eq!(spool.session.spool, PathBuf::from("/tmp/spool"));
+        // Read by the Redis store (tests/peers/redis.rs spools to it).
+        assert!(config(&[("session_revocation_spool", "/tmp/spool".into())]).is_ok());
         let empty = config(&[("session_revocation_spool", "".into())]).unwrap_err();
         assert!(
             empty.to_string().contains("session_revocation_spool"),

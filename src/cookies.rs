@@ -1,8 +1,8 @@
-//! The app's four cookies: their names, their attributes, and sealing and
-//! opening them under the current key and the fallback keys of a rotation.
-//! A leaf: it knows cookies, not what the app keeps in them.
+//! The app's cookies beside the session's: their names, and the rules they
+//! share with the session cookie (attributes, keys) from the session
+//! crate. A leaf: it knows cookies, not what the app keeps in them.
 //!
-//! - the session: private (encrypted), lives as long as its nearer window;
+//! - the session (the crate's): private, lives as long as its nearer window;
 //! - the CSRF token: private, lives until the browser closes;
 //! - the one-time notice: private, read once by the next page;
 //! - the chosen language: `ja` or `en`, kept for a year.
@@ -12,186 +12,48 @@
 
 use std::time::Duration;
 
-use cookie::Key;
-use rocket::http::{Cookie, CookieJar, SameSite};
-use rocket::time::OffsetDateTime;
+use rocket::http::Cookie;
 use rocket::Request;
+use rocket_sealed_sessions::cookie::CookieRules;
 
-/// Milliseconds since the Unix epoch.
-type Millis = u64;
+pub use rocket_sealed_sessions::cookie::HOST_PREFIX;
+pub use rocket_sealed_sessions::defaults::COOKIE_NAME as SESSION_COOKIE;
 
-/// The session cookie's default name (`session_cookie_name`).
-pub const SESSION_COOKIE: &str = "session";
 /// The CSRF token cookie's name.
 pub const CSRF_COOKIE: &str = "csrf";
 /// The one-time notice cookie's name.
 pub const FLASH_COOKIE: &str = "_flash";
 /// The chosen language's cookie name.
 pub const LANG_COOKIE: &str = "lang";
-/// The longest `Max-Age` browsers honour, 400 days: no cookie, and so no
-/// session, lives longer.
-pub const LONGEST_MAX_AGE_SECS: u64 = 400 * 24 * 3600;
-/// The prefix browsers accept only on `Secure`, `Path=/` cookies without a
-/// `Domain`: no sibling subdomain can plant such a cookie.
-pub const HOST_PREFIX: &str = "__Host-";
+/// The app's own cookies: the session cookie may not take their names.
+pub const APP_COOKIES: [&str; 3] = [CSRF_COOKIE, FLASH_COOKIE, LANG_COOKIE];
 
-/// The most a session `Set-Cookie` header may take, name and attributes
-/// included: RFC 6265's minimum that every browser must keep. A larger
-/// cookie is dropped silently, and the whole session with it.
-pub const COOKIE_BUDGET: usize = 4096;
-
-/// The cookies' names and attributes, and the keys that open them.
+/// The app's cookies as named under the session's rules.
 #[derive(Debug)]
 pub struct CookieSettings {
-    /// Whether cookies are `Secure` and `__Host-` prefixed.
-    pub secure: bool,
-    /// The session cookie's name, prefixed when `secure`.
-    pub session: String,
-    /// The CSRF token cookie's name, prefixed when `secure`.
+    /// The session cookie's rules, which the app's cookies share.
+    pub rules: CookieRules,
+    /// The CSRF token cookie's name, prefixed when secure.
     pub csrf: String,
-    /// The notice cookie's name, prefixed when `secure`.
+    /// The notice cookie's name, prefixed when secure.
     pub flash: String,
-    /// The language cookie's name, prefixed when `secure`.
+    /// The language cookie's name, prefixed when secure.
     pub lang: String,
-    /// Older keys whose cookies are still accepted, then re-sealed.
-    pub fallback_keys: Vec<Key>,
-    /// The longest session plaintext whose cookie stays within
-    /// [`COOKIE_BUDGET`].
-    pub session_budget: usize,
 }
 
 impl CookieSettings {
-    /// Names the cookies; `session` is the unprefixed session cookie name.
-    pub fn new(session: &str, secure: bool, fallback_keys: Vec<Key>) -> CookieSettings {
-        let prefixed = |name: &str| {
-            if secure {
-                format!("{HOST_PREFIX}{name}")
-            } else {
-                name.to_owned()
-            }
-        };
-        let mut settings = CookieSettings {
-            secure,
-            session: prefixed(session),
-            csrf: prefixed(CSRF_COOKIE),
-            flash: prefixed(FLASH_COOKIE),
-            lang: prefixed(LANG_COOKIE),
-            fallback_keys,
-            session_budget: 0,
-        };
-        settings.session_budget = (0..COOKIE_BUDGET)
-            .rev()
-            .find(|len| settings.session_header_bound(*len) <= COOKIE_BUDGET)
-            .unwrap_or(0);
-        settings
-    }
-
-    /// A bound on the `Set-Cookie` header of the session cookie sealing a
-    /// plaintext of `len` bytes, as Rocket writes it: the name, the sealed
-    /// value in base64 with `/` and `=` percent-encoded, and the attributes
-    /// with the longest `Max-Age`. The number of `/` in the sealed value is
-    /// random (the nonce is); the bound covers all but a 2^-100 chance of
-    /// more, by Bernstein's inequality. Kept rather than sealing a sample
-    /// and measuring it: one seal says nothing of the next nonce, and the
-    /// worst case (every character encoded) would halve the room for entries.
-    pub fn session_header_bound(&self, len: usize) -> usize {
-        let mut cookie = self.attributes(Cookie::new(self.session.clone(), ""));
-        cookie.set_max_age(rocket::time::Duration::seconds(LONGEST_MAX_AGE_SECS as i64));
-        cookie.set_expires(OffsetDateTime::UNIX_EPOCH);
-        let fixed = cookie.encoded().to_string().len();
-        // AES-256-GCM: a 12-byte nonce and a 16-byte tag around the text.
-        let sealed = len + 28;
-        let chars = 4 * sealed.div_ceil(3);
-        let padding = (3 - sealed % 3) % 3;
-        let mean = chars as f64 / 64.0;
-        let c = 100.0 * std::f64::consts::LN_2;
-        let slashes = (mean + c / 3.0 + (c * c / 9.0 + 2.0 * c * mean).sqrt()).ceil() as usize;
-        fixed + chars + 2 * (slashes + padding)
-    }
-
-    /// `HttpOnly`, `Path=/`, `SameSite=Lax`, and `Secure` when configured (or,
-    /// left unset, when Rocket itself serves TLS: Rocket then adds it).
-    pub fn attributes(&self, mut cookie: Cookie<'static>) -> Cookie<'static> {
-        cookie.set_http_only(true);
-        cookie.set_path("/");
-        cookie.set_same_site(SameSite::Lax);
-        if self.secure {
-            cookie.set_secure(true);
+    /// Names the app's cookies under the session's `rules`.
+    pub fn new(rules: CookieRules) -> CookieSettings {
+        CookieSettings {
+            csrf: rules.prefixed(CSRF_COOKIE),
+            flash: rules.prefixed(FLASH_COOKIE),
+            lang: rules.prefixed(LANG_COOKIE),
+            rules,
         }
-        cookie
     }
 }
 
-/// What was found under a private cookie's name.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Opened {
-    /// No such cookie.
-    Missing,
-    /// Sealed under the current `secret_key`.
-    Current(String),
-    /// Sealed under a fallback key: valid, but it should be re-sealed.
-    Fallback(String),
-    /// Present, but no key we hold opens it (tampered, foreign or retired).
-    Rejected,
-}
-
-/// How long the browser keeps a cookie.
-pub enum Lifetime {
-    /// Until the browser closes.
-    BrowserSession,
-    /// `max_age` from `now`.
-    For { max_age: Duration, now: Millis },
-}
-
-/// Opens the private cookie `name` under the current key, then under each
-/// fallback key in order.
-pub fn open(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) -> Opened {
-    if let Some(cookie) = jar.get_private(name) {
-        return Opened::Current(cookie.value().to_owned());
-    }
-    let Some(sealed) = jar.get(name) else {
-        return Opened::Missing;
-    };
-    let mut scratch = cookie::CookieJar::new();
-    settings
-        .fallback_keys
-        .iter()
-        .find_map(|key| scratch.private_mut(key).decrypt(sealed.clone()))
-        .map_or(Opened::Rejected, |cookie| {
-            Opened::Fallback(cookie.value().to_owned())
-        })
-}
-
-/// Seals `value` under the current key as cookie `name`.
-pub fn seal(
-    jar: &CookieJar<'_>,
-    settings: &CookieSettings,
-    name: &str,
-    value: String,
-    lifetime: Lifetime,
-) {
-    let mut cookie = settings.attributes(Cookie::new(name.to_owned(), value));
-    match lifetime {
-        Lifetime::For { max_age, now } => {
-            let secs = max_age.as_secs_f64().ceil() as i64;
-            cookie.set_max_age(rocket::time::Duration::seconds(secs));
-            let now = OffsetDateTime::from_unix_timestamp((now / 1000) as i64)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            cookie.set_expires(now + rocket::time::Duration::seconds(secs));
-        }
-        Lifetime::BrowserSession => cookie.set_expires(cookie::Expiration::Session),
-    }
-    jar.add_private(cookie);
-}
-
-/// Tells the browser to drop private cookie `name`. The removal carries the
-/// same attributes as the cookie, as browsers require for `__Host-` names.
-pub fn discard(jar: &CookieJar<'_>, settings: &CookieSettings, name: &str) {
-    jar.remove_private(settings.attributes(Cookie::from(name.to_owned())));
-}
-
-/// The cookie settings the app was built with (managed by the session's
-/// stage, which names the session cookie).
+/// The cookie settings the app was built with (managed by the web stage).
 pub fn settings<'r>(req: &'r Request<'_>) -> &'r CookieSettings {
     req.rocket()
         .state::<CookieSettings>()
@@ -201,102 +63,9 @@ pub fn settings<'r>(req: &'r Request<'_>) -> &'r CookieSettings {
 /// Sets plain (readable, unsealed) cookie `name` to `value` for `max_age`,
 /// with the app's attributes.
 pub fn set_plain(req: &Request<'_>, name: &str, value: &'static str, max_age: Duration) {
-    let mut cookie = settings(req).attributes(Cookie::new(name.to_owned(), value));
+    let mut cookie = settings(req)
+        .rules
+        .attributes(Cookie::new(name.to_owned(), value));
     cookie.set_max_age(rocket::time::Duration::seconds(max_age.as_secs() as i64));
     req.cookies().add(cookie);
-}
-
-/// A key written as Rocket reads `secret_key`: 44 or 88 characters of
-/// base64, or 64 hex digits. Nothing else; the error says which rule the
-/// text broke, never the text.
-pub fn decode_key_text(text: &str) -> Result<Vec<u8>, &'static str> {
-    use base64::Engine as _;
-    let base64 = base64::engine::general_purpose::STANDARD;
-    match text.len() {
-        44 | 88 => base64
-            .decode(text)
-            .map_err(|_| "is not valid base64 (44 or 88 characters) or 64 hex digits"),
-        64 => {
-            let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-            text.as_bytes()
-                .chunks(2)
-                .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-                .collect::<Option<Vec<u8>>>()
-                .ok_or("is not valid base64 (44 or 88 characters) or 64 hex digits")
-        }
-        _ => Err(match base64.decode(text) {
-            Ok(bytes) if bytes.len() < 32 => "is shorter than 256 bits",
-            Ok(_) => "is not written as secret_key takes a key: 44 or 88 base64 characters, or 64 hex digits",
-            Err(_) => "is not valid base64 (44 or 88 characters) or 64 hex digits",
-        }),
-    }
-}
-
-/// Builds the cookie key exactly as Rocket does from `secret_key`, so a key
-/// moved from `secret_key` to the fallbacks opens the same cookies.
-pub fn key_from_bytes(bytes: &[u8]) -> Option<Key> {
-    if bytes.iter().all(|b| *b == 0) {
-        return None;
-    }
-    match bytes.len() {
-        0..=31 => None,
-        32..=63 => Some(Key::derive_from(bytes)),
-        _ => Some(Key::from(bytes)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The header Rocket would write for `plaintext` sealed under `key`.
-    fn sealed_header(settings: &CookieSettings, key: &Key, plaintext: &str) -> usize {
-        let mut jar = cookie::CookieJar::new();
-        jar.private_mut(key)
-            .add(Cookie::new(settings.session.clone(), plaintext.to_owned()));
-        let sealed = jar.get(&settings.session).unwrap().value().to_owned();
-        let mut cookie = settings.attributes(Cookie::new(settings.session.clone(), sealed));
-        cookie.set_max_age(rocket::time::Duration::seconds(LONGEST_MAX_AGE_SECS as i64));
-        cookie.set_expires(OffsetDateTime::now_utc());
-        cookie.encoded().to_string().len()
-    }
-
-    #[test]
-    fn the_bound_holds_for_every_seal_and_is_not_loose() {
-        let key = Key::generate();
-        for secure in [false, true] {
-            let settings = CookieSettings::new(SESSION_COOKIE, secure, Vec::new());
-            for len in [0, 1, 2, 3, 100, 1000, settings.session_budget] {
-                let plaintext = "x".repeat(len);
-                let bound = settings.session_header_bound(len);
-                let largest = (0..300)
-                    .map(|_| sealed_header(&settings, &key, &plaintext))
-                    .max()
-                    .unwrap();
-                assert!(largest <= bound, "{len}: {largest} > {bound}");
-                // Only the random slashes' allowance separates them.
-                assert!(bound - largest < 400, "{len}: {largest} vs {bound}");
-            }
-            assert!(settings.session_header_bound(settings.session_budget) <= COOKIE_BUDGET);
-            assert!(settings.session_header_bound(settings.session_budget + 1) > COOKIE_BUDGET);
-        }
-    }
-
-    #[test]
-    fn key_lengths_follow_rocket() {
-        assert!(key_from_bytes(&[7; 31]).is_none());
-        assert!(key_from_bytes(&[7; 32]).is_some());
-        assert!(key_from_bytes(&[7; 64]).is_some());
-        assert!(key_from_bytes(&[0; 32]).is_none());
-    }
-
-    #[test]
-    fn keys_read_like_rockets() {
-        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
-        assert_eq!(decode_key_text(hex).unwrap().len(), 32);
-        let base64 = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
-        assert_eq!(decode_key_text(base64).unwrap().len(), 32);
-        assert!(decode_key_text("not base64!").is_err());
-        assert!(decode_key_text(&"!".repeat(64)).is_err());
-    }
 }

@@ -9,18 +9,21 @@
 //!
 //! ```text
 //! wiring     lib.rs, main.rs, config     builds the app from its settings
-//! web        web::{routes, page, notices, csrf, lang, catchers, headers}
+//! web        web::{routes, login, page, notices, csrf, lang, catchers,
+//!                 headers, telemetry}
 //! rendering  render::{templates, i18n}
-//! session    session::{settings, handle, expiry, clock, revocation}
 //! leaves     cookies, text, escape, refusal, logger
+//! session    the rocket_sealed_sessions crate (crates/), which knows
+//!            nothing of this app
 //! ```
 //!
 //! A request goes: Rocket → a route in [`web::routes`], whose guards open
-//! the session ([`session::RequestSession`], [`session::LoggedIn`]) and
-//! check the form's CSRF token ([`web::csrf::Csrf`]) → the route changes
-//! the session through its handle → [`web::page::Page`] renders the answer
-//! with [`render`], or a [`web::notices::NoticeRedirect`] sends the browser
-//! on with a one-time notice.
+//! the session ([`rocket_sealed_sessions::Session`],
+//! [`web::login::LoggedIn`]) and check the form's CSRF token
+//! ([`web::csrf::Csrf`]) → the route changes the session through its guard
+//! → [`web::page::Page`] renders the answer with [`render`], or a
+//! [`web::notices::NoticeRedirect`] sends the browser on with a one-time
+//! notice.
 //!
 //! [`rocket`] builds the application from its settings ([`config::figment`]);
 //! [`rocket_with`] takes a figment, and [`rocket_at`] a clock as well, for
@@ -32,7 +35,6 @@ pub mod escape;
 pub mod logger;
 pub mod refusal;
 pub mod render;
-pub mod session;
 pub mod text;
 pub mod web;
 
@@ -43,8 +45,9 @@ use figment::Figment;
 use rocket::shield::Shield;
 use rocket::{Build, Ignite, Rocket};
 
+use rocket_sealed_sessions::{Clock, Sessions};
+
 use crate::refusal::Refusals;
-use crate::session::Clock;
 
 /// The application, configured by its defaults, `Rocket.toml` and
 /// `ROCKET_*` variables (see [`config::figment`]).
@@ -63,19 +66,30 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
 /// Each layer is a stage: the app's own rules first, then the session, the
 /// pages and the web layer.
 pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
+    let refusals = Refusals::default();
+    let sessions = Sessions::builder()
+        .clock(clock)
+        .on_refusal({
+            let refusals = refusals.clone();
+            move |reason| refusals.record(reason)
+        })
+        .build();
     rocket::custom(figment)
-        .attach(config::stage())
-        .attach(session::stage_at(clock))
-        .attach(render::stage())
-        // The app's headers replace Rocket's default shield: one layer.
-        .attach(Shield::new())
-        .attach(web::stage())
+        .manage(refusals)
+        .attach(config::stage(move |rocket| {
+            rocket
+                .attach(sessions)
+                .attach(render::stage())
+                // The app's headers replace Rocket's default shield: one layer.
+                .attach(Shield::new())
+                .attach(web::stage())
+        }))
 }
 
 /// Ignites `rocket`; a refusal comes back as the one line that says why.
 pub async fn ignite(rocket: Rocket<Build>) -> Result<Rocket<Ignite>, String> {
-    let refusals = Refusals::default();
-    match rocket.manage(refusals.clone()).ignite().await {
+    let refusals = rocket.state::<Refusals>().cloned().unwrap_or_default();
+    match rocket.ignite().await {
         Ok(ignited) => Ok(ignited),
         Err(error) => {
             // Rocket's own account goes to the log (and a Rocket error

@@ -51,9 +51,15 @@ pub fn install(level: LogLevel, format: Format) -> bool {
     installed
 }
 
+/// Whether a line comes from the app or its session crate, rather than
+/// from Rocket.
+fn is_ours(target: &str) -> bool {
+    target.starts_with("session_app") || target.starts_with("rocket_sealed_sessions")
+}
+
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        let rockets = !metadata.target().starts_with("session_app");
+        let rockets = !is_ours(metadata.target());
         metadata.level() <= log::max_level()
             && (self.chatty || !rockets || metadata.level() <= Level::Warn)
     }
@@ -71,7 +77,7 @@ impl Log for Logger {
         };
         // Rocket names the request in some lines of its own ("No matching
         // routes for GET /x?token=…"): a query never reaches the log.
-        let line = if record.target().starts_with("session_app") {
+        let line = if is_ours(record.target()) {
             line
         } else {
             without_queries(&line)

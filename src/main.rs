@@ -7,8 +7,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use figment::Figment;
 use rocket::{Ignite, Rocket};
-use session_app::cookies::CookieSettings;
-use session_app::session::{Expiry, Revocations};
+use rocket_sealed_sessions::cookie::CookieRules;
+use rocket_sealed_sessions::{Expiry, Revocations};
 use session_app::{config, logger};
 
 /// Serves the app. A refused start is explained in one line on stderr, and
@@ -61,7 +61,7 @@ fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
     let config = rocket.config();
     let expiry = rocket.state::<Expiry>().expect("BUG: managed at ignition");
     let cookies = rocket
-        .state::<CookieSettings>()
+        .state::<CookieRules>()
         .expect("BUG: managed at ignition");
     let store = rocket
         .state::<Revocations>()
@@ -78,8 +78,8 @@ fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
         profile = rocket.figment().profile().as_str().as_str(),
         idle_timeout_s = expiry.idle().as_secs(),
         absolute_timeout_s = expiry.absolute().as_secs(),
-        cookie = cookies.session.as_str(),
-        secure = cookies.secure,
+        cookie = cookies.session_cookie(),
+        secure = cookies.secure(),
         tls = config.tls_enabled(),
         revocation_store = store.describe(),
         open_files = open_files.as_str();

@@ -15,6 +15,12 @@ use rocket::{Build, Rocket};
 pub struct Refusals(Arc<Mutex<Vec<String>>>);
 
 impl Refusals {
+    /// Records `reason`.
+    pub fn record(&self, reason: &str) {
+        let mut reasons = self.0.lock().expect("BUG: refusals lock poisoned");
+        reasons.push(reason.to_owned());
+    }
+
     /// The first reason recorded, if any: the one a refused start names.
     pub fn first(&self) -> Option<String> {
         let reasons = self.0.lock().expect("BUG: refusals lock poisoned");
@@ -36,11 +42,7 @@ pub fn refuse(rocket: Rocket<Build>, reason: impl Display) -> fairing::Result {
     let reason = reason.to_string();
     rocket::error!("refusing to start: {reason}");
     if let Some(refusals) = rocket.state::<Refusals>() {
-        refusals
-            .0
-            .lock()
-            .expect("BUG: refusals lock poisoned")
-            .push(reason);
+        refusals.record(&reason);
     }
     Err(rocket)
 }

@@ -18,8 +18,10 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::cookies::{self, CookieSettings, Lifetime, Opened};
-use crate::session::RequestSession;
+use rocket_sealed_sessions::cookie::{Lifetime, Opened};
+use rocket_sealed_sessions::Session;
+
+use crate::cookies::{self, CookieSettings};
 
 /// The CSRF token of this browser, created on first need. Pages that show a
 /// state-changing form take this guard and put [`CsrfToken::as_str`] in it.
@@ -43,7 +45,7 @@ impl<'r> FromRequest<'r> for CsrfToken {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Infallible> {
-        if let Some(token) = RequestSession::attachment_of(req) {
+        if let Some(token) = Session::attachment_of(req) {
             return Outcome::Success(CsrfToken(token.to_owned()));
         }
         let (jar, settings) = (req.cookies(), cookies::settings(req));
@@ -59,7 +61,7 @@ impl<'r> FromRequest<'r> for CsrfToken {
 /// Gives this browser a fresh token, in its cookie and attached to the
 /// session just started, so a token planted or seen before login is
 /// worthless after it.
-pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, session: &mut RequestSession<'_>) {
+pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, session: &mut Session<'_>) {
     let token = new_token();
     seal_token(jar, settings, token.clone());
     session.attach(token);
@@ -68,7 +70,7 @@ pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, session: &mut Reque
 /// This browser's token cookie, if it has a valid one. A token sealed under
 /// a fallback key is re-sealed under the current key in the same response.
 fn token_cookie(jar: &CookieJar<'_>, settings: &CookieSettings) -> Option<String> {
-    match cookies::open(jar, settings, &settings.csrf) {
+    match settings.rules.open(jar, &settings.csrf) {
         Opened::Current(token) => Some(token),
         Opened::Fallback(token) => {
             seal_token(jar, settings, token.clone());
@@ -80,13 +82,9 @@ fn token_cookie(jar: &CookieJar<'_>, settings: &CookieSettings) -> Option<String
 
 /// The token cookie lives until the browser closes.
 fn seal_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
-    cookies::seal(
-        jar,
-        settings,
-        &settings.csrf,
-        token,
-        Lifetime::BrowserSession,
-    );
+    settings
+        .rules
+        .seal(jar, &settings.csrf, token, Lifetime::BrowserSession);
 }
 
 /// A form that carries a CSRF token field: the one way to declare a
@@ -131,7 +129,7 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
             Outcome::Error((status, errors)) => return Outcome::Error((status, Some(errors))),
             Outcome::Forward(forward) => return Outcome::Forward(forward),
         };
-        let expected = match RequestSession::attachment_of(req) {
+        let expected = match Session::attachment_of(req) {
             Some(token) => Some(token.to_owned()),
             None => token_cookie(req.cookies(), cookies::settings(req)),
         };

@@ -8,6 +8,7 @@ pub mod catchers;
 pub mod csrf;
 pub mod headers;
 pub mod lang;
+pub mod login;
 pub mod notices;
 pub mod page;
 pub mod routes;
@@ -16,7 +17,10 @@ pub mod telemetry;
 use rocket::fairing::AdHoc;
 use rocket::routes;
 
-use crate::session::Counts;
+use rocket_sealed_sessions::cookie::CookieRules;
+use rocket_sealed_sessions::Counts;
+
+use crate::cookies::CookieSettings;
 use telemetry::{RequestLog, Telemetry};
 
 /// The web layer: mounts the routes, registers the catchers, and adds the
@@ -26,8 +30,13 @@ pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Web", |rocket| async {
         use routes::*;
         let counts = rocket.state::<Counts>().cloned().unwrap_or_default();
+        // Absent only when the session fairing refused: ignition fails.
+        let rocket = match rocket.state::<CookieRules>().cloned() {
+            Some(rules) => rocket.manage(CookieSettings::new(rules)),
+            None => rocket,
+        };
         rocket
-            .manage(Telemetry::new(&counts))
+            .manage(Telemetry::new(counts))
             .attach(RequestLog)
             .attach(headers::SecurityHeaders)
             .mount(

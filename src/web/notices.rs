@@ -5,8 +5,10 @@ use rocket::http::uri::Origin;
 use rocket::request::Request;
 use rocket::response::{self, Redirect, Responder};
 
-use crate::cookies::{self, Lifetime, Opened};
-use crate::session::{Durability, Ended};
+use rocket_sealed_sessions::cookie::{Lifetime, Opened};
+use rocket_sealed_sessions::{Durability, Ended};
+
+use crate::cookies;
 use crate::text::Refusal;
 
 /// Declares [`Notice`] and its text keys in one list, so that a new notice
@@ -223,9 +225,8 @@ fn leave(req: &Request<'_>, notice: Notice, left: Left) {
         left,
     };
     let value = serde_json::to_string(&sealed).expect("BUG: a notice always serializes");
-    cookies::seal(
+    settings.rules.seal(
         req.cookies(),
-        settings,
         &settings.flash,
         value,
         Lifetime::BrowserSession,
@@ -238,9 +239,9 @@ fn leave(req: &Request<'_>, notice: Notice, left: Left) {
 pub fn take(req: &Request<'_>) -> Option<(Notice, Left)> {
     let settings = cookies::settings(req);
     let jar = req.cookies();
-    let opened = cookies::open(jar, settings, &settings.flash);
+    let opened = settings.rules.open(jar, &settings.flash);
     if opened != Opened::Missing {
-        cookies::discard(jar, settings, &settings.flash);
+        settings.rules.discard(jar, &settings.flash);
     }
     let (Opened::Current(value) | Opened::Fallback(value)) = opened else {
         return None;

@@ -15,7 +15,7 @@ use super::notices::{self, Left, Notice};
 use super::{headers, lang};
 use crate::render::i18n::Lang;
 use crate::render::templates::{PageName, Pages};
-use crate::session::RequestSession;
+use rocket_sealed_sessions::Session;
 
 /// The frame of a page: its language and pending notice.
 pub struct Page<'r> {
@@ -142,7 +142,7 @@ impl<'r> FromRequest<'r> for Page<'r> {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
         // Every page applies the session rules: a dead cookie is removed
         // and an active session renewed, whatever the page shows.
-        let ended = RequestSession::apply_rules(req);
+        let ended = Session::apply_rules(req);
         // Shown once, or never if it is not one of ours.
         let notice = notices::take(req)
             .or_else(|| ended.map(|ended| (Notice::ended(ended), Left::default())));

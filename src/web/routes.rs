@@ -8,14 +8,14 @@ use rocket::{get, post, uri, Responder, State};
 use rocket_dyn_templates::context;
 use serde::Serialize;
 
+use rocket_sealed_sessions::{Durability, InsertError, Revocations, Session};
+
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
+use super::login::{log_in, name_of, LoggedIn, LOGGED_IN_AT, NAME, RESERVED_KEYS};
 use super::notices::{Field, Left, Notice, NoticeRedirect};
 use super::page::{Html, Page};
 use crate::cookies::CookieSettings;
 use crate::render::templates::PageName;
-use crate::session::{
-    LoggedIn, RequestSession, Revocations, SetRefusal, LOGGED_IN_AT, NAME, RESERVED_KEYS,
-};
 use crate::text::{self, is_settable_key, MAX_NAME_CHARS, MAX_SET_KEY_CHARS, MAX_VALUE_CHARS};
 
 #[derive(FromForm)]
@@ -74,7 +74,7 @@ const KEPT_NAME_CHARS: usize = 2 * MAX_NAME_CHARS;
 #[allow(clippy::result_large_err)]
 pub fn login(
     form: Csrf<LoginForm<'_>>,
-    mut session: RequestSession<'_>,
+    mut session: Session<'_>,
     jar: &CookieJar<'_>,
     cookies: &State<CookieSettings>,
 ) -> Result<Redirect, NoticeRedirect> {
@@ -88,7 +88,8 @@ pub fn login(
             _ => notice.redirect(uri!(index)),
         }
     })?;
-    session.start(name);
+    // The name's limits are the text rules', well inside the crate's.
+    log_in(&mut session, name).map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
     csrf::renew(jar, cookies, &mut session);
     Ok(Redirect::to(uri!(output)))
 }
@@ -106,7 +107,7 @@ struct Entry<'a> {
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
     let lang = page.lang();
-    let session = user.session().entries();
+    let session = user.record().entries();
     // The login time, exact and as a person reads it, side by side rather
     // than nested: each path segment costs the render an allocation.
     let logged_in_at = session.get(LOGGED_IN_AT);
@@ -128,7 +129,7 @@ pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
 }
 
 #[get("/output", rank = 2)]
-pub fn output_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
+pub fn output_anonymous(session: Session<'_>) -> NoticeRedirect {
     NoticeRedirect::to_login(session.ended())
 }
 
@@ -140,17 +141,14 @@ pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
 }
 
 #[get("/logout", rank = 2)]
-pub fn logout_page_anonymous(session: RequestSession<'_>) -> NoticeRedirect {
+pub fn logout_page_anonymous(session: Session<'_>) -> NoticeRedirect {
     NoticeRedirect::to_login(session.ended())
 }
 
 /// The tutorial's `session.clear()`, which here also ends the session on
 /// every instance.
 #[post("/logout", data = "<_form>")]
-pub async fn logout(
-    _form: Csrf<LogoutForm<'_>>,
-    mut session: RequestSession<'_>,
-) -> NoticeRedirect {
+pub async fn logout(_form: Csrf<LogoutForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
     let stored = session.clear().await;
     Notice::LoggedOut
         .unless_unstored(stored)
@@ -159,33 +157,39 @@ pub async fn logout(
 
 /// The tutorial's `del session[key]`.
 #[post("/session/delete", data = "<form>")]
-pub async fn delete_key(
-    form: Csrf<DeleteForm<'_>>,
-    mut session: RequestSession<'_>,
-) -> NoticeRedirect {
+pub async fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
     // A session that has just ended says why, as adding an entry does.
     if session.ended().is_some() {
         return NoticeRedirect::to_login(session.ended());
     }
     let key = form.0.key.unwrap_or_default();
-    let back = match session.is_logged_in() {
+    let logged_in = session.record().and_then(name_of).is_some();
+    let back = match logged_in {
         true => uri!(output),
         false => uri!(index),
     };
-    match session.remove(key).await {
-        Some(stored) if key == NAME => Notice::NameDeleted
-            .unless_unstored(stored)
-            .redirect(uri!(index)),
-        Some(_) => Notice::EntryDeleted.redirect_with(key, back),
-        None => Notice::EntryMissing.redirect(back),
+    if !session.remove(key) {
+        return Notice::EntryMissing.redirect(back);
     }
+    // Deleting the name ends the login: the session's identifier is
+    // revoked, as at logout, and the other entries stay under a new one.
+    if key != NAME {
+        return Notice::EntryDeleted.redirect_with(key, back);
+    }
+    let stored = session
+        .detach_subject()
+        .await
+        .unwrap_or(Durability::Written);
+    Notice::NameDeleted
+        .unless_unstored(stored)
+        .redirect(uri!(index))
 }
 
 /// The tutorial's `session[key] = value`, then back to the session page,
 /// saying what happened.
 #[post("/session/set", data = "<form>")]
-pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> NoticeRedirect {
-    if !session.is_logged_in() {
+pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
+    if session.record().and_then(name_of).is_none() {
         return NoticeRedirect::to_login(session.ended());
     }
     let key = form.0.key.unwrap_or_default();
@@ -209,13 +213,15 @@ pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: RequestSession<'_>) -> No
         Ok(value) => value,
         Err(refusal) => return refused(Notice::refused(Field::Value, refusal), None),
     };
-    match session.set(key, value) {
+    if RESERVED_KEYS.contains(&key) {
+        return refused(Notice::EntryReserved, None);
+    }
+    match session.insert(key, value) {
         Ok(false) => Notice::EntryAdded.redirect_with(key, uri!(output)),
         Ok(true) => Notice::EntryReplaced.redirect_with(key, uri!(output)),
-        Err(SetRefusal::TooBig { room }) => refused(Notice::EntryTooBig, Some(room)),
-        Err(SetRefusal::TooMany) => refused(Notice::EntryTooMany, None),
-        Err(SetRefusal::Reserved) => refused(Notice::EntryReserved, None),
-        Err(SetRefusal::NoSession) => NoticeRedirect::to_login(session.ended()),
+        Err(InsertError::TooBig { room }) => refused(Notice::EntryTooBig, Some(room)),
+        Err(InsertError::TooMany) => refused(Notice::EntryTooMany, None),
+        Err(InsertError::NoSession) => NoticeRedirect::to_login(session.ended()),
     }
 }
 
@@ -252,7 +258,7 @@ pub fn healthz() -> &'static str {
 /// yet written, a store file changed under the app.
 #[get("/readyz")]
 pub fn readyz(revocations: &State<Revocations>) -> String {
-    match revocations.trouble() {
+    match revocations.health().trouble {
         None => "ready".to_owned(),
         Some(trouble) => format!("ready; {trouble}"),
     }

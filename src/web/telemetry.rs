@@ -7,18 +7,20 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::request::{self, FromRequest, Request};
 use rocket::{get, Data, Response, State};
 
-use crate::session::{Counts, Revocations};
+use rocket_sealed_sessions::{Counts, EndReason, Revocations};
 
 /// The metrics this app exports, registered once at ignition.
 pub struct Telemetry {
@@ -40,7 +42,7 @@ struct RequestLabels {
 
 impl Telemetry {
     /// The registry, with the session layer's `counts` in it.
-    pub fn new(counts: &Counts) -> Telemetry {
+    pub fn new(counts: Counts) -> Telemetry {
         let mut registry = Registry::with_prefix("session_app");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -55,12 +57,7 @@ impl Telemetry {
             "Time from request to response",
             latency.clone(),
         );
-        registry.register("sessions_started", "Logins", counts.started.clone());
-        registry.register(
-            "sessions_ended",
-            "Sessions ended, by reason",
-            counts.ended.clone(),
-        );
+        registry.register_collector(Box::new(SessionCounts(counts)));
         let revocations_held = Gauge::default();
         registry.register(
             "revocations_held",
@@ -94,6 +91,44 @@ impl Telemetry {
             .get_or_create(&RequestLabels { route, status })
             .inc();
         self.latency.observe(seconds);
+    }
+}
+
+/// The session crate's plain counters, read at each scrape: logins, and
+/// sessions ended by reason (a reason appears once it has happened).
+#[derive(Debug)]
+struct SessionCounts(Counts);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndedBy {
+    reason: &'static str,
+}
+
+impl Collector for SessionCounts {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let started = ConstCounter::new(self.0.started());
+        let metric =
+            encoder.encode_descriptor("sessions_started", "Logins", None, started.metric_type())?;
+        started.encode(metric)?;
+        let mut ended = encoder.encode_descriptor(
+            "sessions_ended",
+            "Sessions ended, by reason",
+            None,
+            MetricType::Counter,
+        )?;
+        for reason in EndReason::ALL {
+            let count = self.0.ended(reason);
+            if count == 0 {
+                continue;
+            }
+            // In this app, the only subject taken away is a deleted name.
+            let label = match reason {
+                EndReason::SubjectDetached => "name_deleted",
+                reason => reason.as_str(),
+            };
+            ConstCounter::new(count).encode(ended.encode_family(&EndedBy { reason: label })?)?;
+        }
+        Ok(())
     }
 }
 
@@ -179,15 +214,14 @@ pub fn metrics(
     telemetry: &State<Telemetry>,
     revocations: &State<Revocations>,
 ) -> (ContentType, String) {
+    let health = revocations.health();
     telemetry
         .revocations_held
         .set(revocations.len().try_into().unwrap_or(i64::MAX));
     telemetry
         .revocations_queued
-        .set(revocations.queued().try_into().unwrap_or(i64::MAX));
-    telemetry
-        .store_reachable
-        .set(i64::from(revocations.is_reachable()));
+        .set(health.queued.try_into().unwrap_or(i64::MAX));
+    telemetry.store_reachable.set(i64::from(health.reachable));
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &telemetry.registry);

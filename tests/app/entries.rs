@@ -7,7 +7,7 @@ use common::*;
 use rocket::http::Status;
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
-use session_app::cookies::COOKIE_BUDGET;
+use rocket_sealed_sessions::limits::COOKIE_BUDGET;
 use session_app::routes;
 use std::time::Duration;
 
@@ -204,9 +204,9 @@ fn the_budget_refuses_an_addition_before_the_cookie_outgrows_4096_bytes() {
     }
 }
 
-fn session_of_named(client: &Client, name: &str) -> session_app::session::Session {
+fn session_of_named(client: &Client, name: &str) -> rocket_sealed_sessions::Record {
     let cookie = client.cookies().get_private(name).expect("a session");
-    session_app::session::Session::decode(cookie.value()).unwrap()
+    rocket_sealed_sessions::Record::decode(cookie.value()).unwrap()
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn deleting_an_added_entry_keeps_the_others_and_the_login() {
     let session = session_of(&client).unwrap();
     assert!(!session.entries().contains_key("a"));
     assert_eq!(session.entries()["b"], "2");
-    assert_eq!(session.name(), Some("太郎"));
+    assert_eq!(session.get("name"), Some("太郎"));
 
     // Logout clears everything.
     post_form(&client, uri!(routes::logout), &[]);

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rocket::http::{ContentType, Cookie, Header, Method};
 use rocket::local::blocking::Client;
-use session_app::session::{Clock, Session};
+use rocket_sealed_sessions::{Clock, Record};
 
 const REQUESTS: usize = 4000;
 const SEED: u64 = 0x5e55_10a5;
@@ -205,7 +205,9 @@ fn random_requests_get_no_5xx_and_create_no_session_without_a_token() {
         let valid_token = token_matches && (cookie_matches || session_choice == 1);
         match session_choice {
             0 => {
-                let live = Session::start("太郎", Clock::system().now(), u64::MAX).encode();
+                let now = Clock::system().now();
+                let name = [("name".to_owned(), "太郎".to_owned())].into();
+                let live = Record::from_parts(now, now, name).unwrap().encode();
                 request = request.private_cookie(Cookie::new(SESSION_COOKIE, live))
             }
             1 => request = request.cookie(Cookie::new(SESSION_COOKIE, m.session.clone())),

@@ -6,8 +6,8 @@ use crate::common;
 use common::*;
 use rocket::http::Status;
 use rocket::uri;
+use rocket_sealed_sessions::Record;
 use session_app::routes;
-use session_app::session::Session;
 
 #[test]
 fn the_proxy_setting_gives_secure_host_prefixed_cookies() {
@@ -36,7 +36,7 @@ fn the_proxy_setting_gives_secure_host_prefixed_cookies() {
         .get_private(&secure(SESSION_COOKIE))
         .unwrap();
     assert_eq!(
-        Session::decode(sealed.value()).unwrap().name(),
+        Record::decode(sealed.value()).unwrap().get("name"),
         Some("太郎")
     );
     assert_eq!(

@@ -11,10 +11,11 @@ use common::*;
 use rocket::http::{Cookie, Status};
 use rocket::local::blocking::Client;
 use rocket::uri;
+use rocket_sealed_sessions::{Clock, Record};
 use session_app::routes;
-use session_app::session::{Clock, Session};
 
-const SECOND: u64 = 1000;
+const SECOND: Duration = Duration::from_secs(1);
+const MILLI: Duration = Duration::from_millis(1);
 
 /// The sealed (encrypted) session cookie value the client holds.
 fn sealed_session(client: &Client) -> String {
@@ -56,7 +57,7 @@ fn posts_without_a_valid_token_are_forbidden_and_change_nothing() {
             assert!(response.into_string().unwrap().contains("403"));
         }
         assert_eq!(sealed_session(&client), before, "{path}");
-        assert_eq!(session_of(&client).unwrap().name(), Some("太郎"));
+        assert_eq!(session_of(&client).unwrap().get("name"), Some("太郎"));
     }
 }
 
@@ -228,7 +229,7 @@ fn activity_renews_the_idle_window_but_not_on_every_request() {
     drop(response);
     let session = session_of(&client).unwrap();
     assert_eq!(session.created(), started.created());
-    assert!(session.last_seen() >= started.last_seen() + 600);
+    assert!(session.last_seen() >= started.last_seen() + 600 * MILLI);
     let response = client.get(uri!(routes::output)).dispatch();
     assert!(set_cookie(&response, SESSION_COOKIE).is_none());
     drop(response);
@@ -253,7 +254,7 @@ fn with_a_two_second_idle_window_activity_still_renews_it() {
     let renewed = set_cookie(&response, SESSION_COOKIE).expect("renewed");
     assert!(renewed.contains("Max-Age=3660"), "{renewed}");
     drop(response);
-    assert!(session_of(&client).unwrap().last_seen() >= started.last_seen() + 300);
+    assert!(session_of(&client).unwrap().last_seen() >= started.last_seen() + 300 * MILLI);
 
     // A request every half second keeps it alive well past two seconds.
     for _ in 0..7 {
@@ -307,14 +308,14 @@ fn sessions_from_long_ago_are_refused_without_waiting() {
     let entries = BTreeMap::from([("name".to_owned(), "太郎".to_owned())]);
     let cases = [
         // Last seen just now, but started more than 8 hours ago.
-        (now - 28_800 * SECOND - 1, now),
+        (now - 28_800 * SECOND - MILLI, now),
         // Started recently, but idle for 30 minutes.
-        (now - 1800 * SECOND - 5, now - 1800 * SECOND),
+        (now - 1800 * SECOND - 5 * MILLI, now - 1800 * SECOND),
         // Dated ten minutes ahead: a clock running fast must not stretch it.
         (now + 600 * SECOND, now + 600 * SECOND),
     ];
     for (created, last_seen) in cases {
-        let old = Session::from_parts(created, last_seen, entries.clone()).unwrap();
+        let old = Record::from_parts(created, last_seen, entries.clone()).unwrap();
         let (client, client_clock) = client_at(figment());
         client_clock.set(now);
         let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, old.encode()));
@@ -323,7 +324,7 @@ fn sessions_from_long_ago_are_refused_without_waiting() {
     }
 
     // Just inside both windows it is still a session.
-    let recent = Session::from_parts(now - 28_000 * SECOND, now - 60 * SECOND, entries).unwrap();
+    let recent = Record::from_parts(now - 28_000 * SECOND, now - 60 * SECOND, entries).unwrap();
     let (client, client_clock) = client_at(figment());
     client_clock.set(now);
     let response = output_with_private(&client, Cookie::new(SESSION_COOKIE, recent.encode()));

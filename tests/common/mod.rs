@@ -11,12 +11,12 @@ use rocket::http::uri::Origin;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
+use rocket_sealed_sessions::{Clock, Record};
 #[allow(unused_imports)] // each group of tests uses its own subset
 pub use session_app::cookies::{
     CSRF_COOKIE, FLASH_COOKIE, HOST_PREFIX, LANG_COOKIE, SESSION_COOKIE,
 };
 use session_app::routes;
-use session_app::session::{Clock, Session};
 
 /// The app's templates, wherever the test runs.
 pub const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
@@ -182,9 +182,9 @@ pub fn login<'c>(client: &'c Client, name: &str) -> LocalResponse<'c> {
 }
 
 /// The session the client now holds, decrypted with the app's key.
-pub fn session_of(client: &Client) -> Option<Session> {
+pub fn session_of(client: &Client) -> Option<Record> {
     let cookie = client.cookies().get_private(SESSION_COOKIE)?;
-    Session::decode(cookie.value())
+    Record::decode(cookie.value())
 }
 
 /// The `Location` of a redirect.

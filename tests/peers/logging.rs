@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use common::server::{Agent, Server, TEST_KEY};
 use common::{form_body, token_in, CSRF_COOKIE, SESSION_COOKIE};
-use session_app::session::{Clock, Session};
+use rocket_sealed_sessions::{Clock, Record};
 
-const SECOND: u64 = 1000;
+const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[test]
 fn session_events_are_logged_without_secrets() {
@@ -105,9 +105,9 @@ fn session_events_are_logged_without_secrets() {
 }
 
 /// A session for 花子 with these times, sealed under the test key.
-fn sealed_session(created: u64, last_seen: u64) -> String {
+fn sealed_session(created: std::time::SystemTime, last_seen: std::time::SystemTime) -> String {
     let entries = BTreeMap::from([("name".to_owned(), "花子".to_owned())]);
-    let session = Session::from_parts(created, last_seen, entries).unwrap();
+    let session = Record::from_parts(created, last_seen, entries).unwrap();
     sealed_under_test_key(SESSION_COOKIE, &session.encode())
 }
 

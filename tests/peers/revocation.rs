@@ -18,8 +18,8 @@ use common::*;
 use rocket::http::{Cookie, Status};
 use rocket::local::blocking::Client;
 use rocket::uri;
+use rocket_sealed_sessions::{Clock, Revocations};
 use session_app::routes;
-use session_app::session::{Clock, Revocations};
 
 /// The sealed session cookie the client holds now.
 fn captured(client: &Client) -> Cookie<'static> {

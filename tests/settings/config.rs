@@ -13,8 +13,8 @@ use common::{secure, CSRF_COOKIE, FLASH_COOKIE, SESSION_COOKIE, TEMPLATES};
 use figment::{Figment, Jail};
 use rocket::error::ErrorKind;
 use rocket::local::blocking::Client;
+use rocket_sealed_sessions::Expiry;
 use session_app::config::{AppConfig, DEV_SECRET_KEY};
-use session_app::session::Expiry;
 use std::time::Duration;
 
 const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
@@ -60,7 +60,7 @@ fn release_refuses_the_development_key_in_hex_too() {
 
 #[test]
 fn the_longest_timeouts_still_serve() {
-    let most = session_app::cookies::LONGEST_MAX_AGE_SECS;
+    let most = rocket_sealed_sessions::limits::LONGEST_LIFETIME.as_secs();
     let figment = common::figment()
         .merge(("session_idle_timeout", most))
         .merge(("session_absolute_timeout", most));
@@ -78,9 +78,15 @@ fn rockets_own_tls_gives_host_prefixed_secure_cookies() {
         ("key".to_owned(), "key.pem".into()),
     ]);
     let config = AppConfig::from_figment(&common::figment().merge(("tls", tls))).unwrap();
-    assert!(config.session.cookies.secure);
-    assert_eq!(config.session.cookies.session, secure(SESSION_COOKIE));
-    assert_eq!(config.session.cookies.csrf, secure(CSRF_COOKIE));
+    assert!(config.session.cookies.secure());
+    assert_eq!(
+        config.session.cookies.session_cookie(),
+        secure(SESSION_COOKIE)
+    );
+    assert_eq!(
+        session_app::cookies::CookieSettings::new(config.session.cookies.clone()).csrf,
+        secure(CSRF_COOKIE)
+    );
 }
 
 #[test]
@@ -114,7 +120,10 @@ fn release_starts_with_a_key_of_its_own() {
         common::login(&client, "太郎").status(),
         rocket::http::Status::SeeOther
     );
-    assert_eq!(common::session_of(&client).unwrap().name(), Some("太郎"));
+    assert_eq!(
+        common::session_of(&client).unwrap().get("name"),
+        Some("太郎")
+    );
 }
 
 #[test]
@@ -224,9 +233,9 @@ fn environment_variables_configure_everything() {
             config.session.expiry,
             Expiry::new(Duration::from_secs(60), Duration::from_secs(600))
         );
-        assert_eq!(config.session.cookies.session, secure("sid"));
-        assert!(config.session.cookies.secure);
-        assert_eq!(config.session.cookies.fallback_keys.len(), 1);
+        assert_eq!(config.session.cookies.session_cookie(), secure("sid"));
+        assert!(config.session.cookies.secure());
+        assert_eq!(config.session.cookies.fallback_keys().len(), 1);
         Ok(())
     });
 }

@@ -30,8 +30,10 @@ use std::thread;
 
 use rocket::tokio::sync::oneshot;
 
-use super::{Durability, Mirror};
-use crate::session::{Millis, SessionId};
+use crate::clock::{Clock, Millis};
+use crate::store::api::{RevocationStore, StoreError};
+use crate::store::memory::Memory;
+use crate::store::revocation::{Durability, Health, Revocation};
 
 /// Lines appended before a compaction is considered.
 const COMPACT_AFTER: usize = 1024;
@@ -50,7 +52,95 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Whether `path` can hold the store: see [`claim`].
+/// Whether `path` can hold the store: see `claim`.
+/// The embedded store: revocations in an append-only file, fsynced before
+/// each logout answers. One instance per file (it is locked); instances
+/// that serve the same users share a store such as Redis instead.
+///
+/// ```no_run
+/// use rocket_sealed_sessions::{store::FileStore, Sessions};
+///
+/// let sessions = Sessions::builder()
+///     .revocations(FileStore::new("data/revoked-sessions"))
+///     .build();
+/// # let _ = rocket::build().attach(sessions);
+/// ```
+pub struct FileStore {
+    path: PathBuf,
+    /// Once open: the file, and the clock its expiries are judged by.
+    log: Option<(FileLog, Clock)>,
+}
+
+impl FileStore {
+    /// A store kept in the file at `path` (made, with its folder, when
+    /// opened). Nothing is touched until the app ignites.
+    pub fn new(path: impl Into<PathBuf>) -> FileStore {
+        FileStore {
+            path: path.into(),
+            log: None,
+        }
+    }
+}
+
+/// Opens the file at `path` for `memory`, saying in the log what it found.
+pub(crate) fn open_logged(
+    path: &Path,
+    memory: &Arc<Memory>,
+    now: Millis,
+    compaction: Compaction,
+) -> io::Result<FileLog> {
+    let opened = FileLog::open(path, memory, now, compaction)?;
+    rocket::info!(
+        "revocations: {} held from `{}`",
+        opened.live,
+        path.display()
+    );
+    if opened.unreadable > 0 {
+        rocket::warn!(
+            "revocations: {} unreadable line(s) in `{}` dropped",
+            opened.unreadable,
+            path.display()
+        );
+    }
+    Ok(opened.log)
+}
+
+#[rocket::async_trait]
+impl RevocationStore for FileStore {
+    async fn open(&mut self, memory: Arc<Memory>, clock: Clock) -> Result<(), StoreError> {
+        let log = open_logged(&self.path, &memory, clock.millis(), Compaction::FromMemory)
+            .map_err(|source| StoreError::File {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.log = Some((log, clock));
+        Ok(())
+    }
+
+    async fn write(&self, revocation: Revocation) -> Durability {
+        match &self.log {
+            Some((log, clock)) => log.append(revocation, clock.millis()).await,
+            None => Durability::MemoryOnly,
+        }
+    }
+
+    fn health(&self) -> Health {
+        let log = self.log.as_ref().map(|(log, _)| log);
+        Health {
+            trouble: log.map_or_else(
+                || Some("revocation file: not open".to_owned()),
+                FileLog::trouble,
+            ),
+            queued: log.map_or(0, FileLog::unwritten),
+            reachable: true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}
+
 #[cfg(test)]
 fn check(path: &Path) -> io::Result<()> {
     claim(path).map(drop)
@@ -122,15 +212,16 @@ fn lock(path: &Path) -> io::Result<File> {
 
 /// How a file store compacts itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Compaction {
-    /// Once most lines are dead, rewritten with the mirror's live ones.
-    FromMirror,
-    /// Never while running: the owner empties it ([`FileStore::clear`]),
+pub(crate) enum Compaction {
+    /// Once most lines are dead, rewritten with the live ones in memory.
+    FromMemory,
+    /// Never while running: the owner empties it ([`FileLog::clear`]),
     /// as the Redis spool does once Redis holds what it queued.
     ByOwner,
 }
 
-pub(super) struct FileStore {
+/// The file itself, opened: what [`FileStore`] and the Redis spool write.
+pub(crate) struct FileLog {
     state: Arc<Mutex<State>>,
     /// To the writer thread, which ends once this is dropped.
     jobs: mpsc::Sender<Job>,
@@ -145,7 +236,7 @@ pub(super) struct FileStore {
 
 /// One revocation for the writer thread, and where to say what became of it.
 struct Job {
-    revocation: (SessionId, Millis),
+    revocation: Revocation,
     now: Millis,
     done: oneshot::Sender<Durability>,
 }
@@ -160,28 +251,28 @@ struct State {
     /// Lines in the file now.
     lines: usize,
     /// Revocations acknowledged as not stored, written with the next one.
-    unwritten: Vec<(SessionId, Millis)>,
+    unwritten: Vec<Revocation>,
     /// The file changed under the app (shown until it restarts).
     incident: Option<String>,
     compaction: Compaction,
 }
 
 /// What opening a store found in its file.
-pub(super) struct Opened {
-    pub(super) store: FileStore,
-    /// The live revocations it held (also put into the mirror).
-    pub(super) live: usize,
+pub(crate) struct Opened {
+    pub(crate) log: FileLog,
+    /// The live revocations it held (also put into memory).
+    pub(crate) live: usize,
     /// Lines that were not revocations (a line torn by a crash included).
-    pub(super) unreadable: usize,
+    pub(crate) unreadable: usize,
 }
 
-impl FileStore {
-    /// Reads every live revocation into `mirror` and rewrites the file
+impl FileLog {
+    /// Reads every live revocation into `memory` and rewrites the file
     /// with only those, a line at a time (a large store is never held
     /// whole in memory). Starts the store's writer thread.
-    pub(super) fn open(
+    pub(crate) fn open(
         path: &Path,
-        mirror: &Arc<Mirror>,
+        memory: &Arc<Memory>,
         now: Millis,
         compaction: Compaction,
     ) -> io::Result<Opened> {
@@ -192,8 +283,8 @@ impl FileStore {
             let mut line = Vec::with_capacity(64);
             while reader.read_until(b'\n', &mut line)? > 0 {
                 match parse(&line) {
-                    Some((id, until)) if until > now => {
-                        mirror.insert(id, until);
+                    Some(revocation) if revocation.until_ms() > now => {
+                        memory.insert(&revocation);
                         out.write_all(&line)?;
                         live += 1;
                     }
@@ -221,12 +312,12 @@ impl FileStore {
             state: state.clone(),
             trouble: Arc::clone(&trouble),
             unwritten: Arc::clone(&unwritten),
-            mirror: mirror.clone(),
+            memory: memory.clone(),
         };
         thread::Builder::new()
             .name("revocation-writer".into())
             .spawn(move || writer.run(queue))?;
-        let store = FileStore {
+        let log = FileLog {
             state,
             jobs,
             trouble,
@@ -234,7 +325,7 @@ impl FileStore {
             _lock: lock,
         };
         Ok(Opened {
-            store,
+            log,
             live,
             unreadable,
         })
@@ -243,10 +334,10 @@ impl FileStore {
     /// Appends one revocation and fsyncs it, with whatever others arrive
     /// meanwhile, on the store's writer thread; answers once it is on disk
     /// (`Written`) or could not be written (`MemoryOnly`).
-    pub(super) async fn append(&self, id: SessionId, until: Millis, now: Millis) -> Durability {
+    pub(crate) async fn append(&self, revocation: Revocation, now: Millis) -> Durability {
         let (done, answer) = oneshot::channel();
         let job = Job {
-            revocation: (id, until),
+            revocation,
             now,
             done,
         };
@@ -258,7 +349,7 @@ impl FileStore {
 
     /// Empties the file (for a store whose owner has put its lines
     /// elsewhere, as the Redis spool does once Redis has them).
-    pub(super) fn clear(&self) -> io::Result<()> {
+    pub(crate) fn clear(&self) -> io::Result<()> {
         let mut state = self
             .state
             .lock()
@@ -269,13 +360,13 @@ impl FileStore {
     }
 
     /// How many revocations were acknowledged but are not yet written.
-    pub(super) fn unwritten(&self) -> usize {
+    pub(crate) fn unwritten(&self) -> usize {
         self.unwritten.load(Ordering::Relaxed)
     }
 
     /// What is wrong with the file now, if anything: revocations not yet
     /// written, or a file that changed under the app.
-    pub(super) fn trouble(&self) -> Option<String> {
+    pub(crate) fn trouble(&self) -> Option<String> {
         self.trouble
             .lock()
             .expect("BUG: trouble lock poisoned")
@@ -289,7 +380,7 @@ struct Writer {
     state: Arc<Mutex<State>>,
     trouble: Arc<Mutex<Option<String>>>,
     unwritten: Arc<AtomicUsize>,
-    mirror: Arc<Mirror>,
+    memory: Arc<Memory>,
 }
 
 impl Writer {
@@ -302,7 +393,11 @@ impl Writer {
                 .state
                 .lock()
                 .expect("BUG: revocation file lock poisoned");
-            let outcome = state.append(batch.iter().map(|job| job.revocation), &self.mirror, now);
+            let outcome = state.append(
+                batch.iter().map(|job| job.revocation.clone()),
+                &self.memory,
+                now,
+            );
             *self.trouble.lock().expect("BUG: trouble lock poisoned") = state.report(&outcome);
             self.unwritten
                 .store(state.unwritten.len(), Ordering::Relaxed);
@@ -324,8 +419,8 @@ impl Writer {
 impl State {
     fn append(
         &mut self,
-        revocations: impl Iterator<Item = (SessionId, Millis)>,
-        mirror: &Mirror,
+        revocations: impl Iterator<Item = Revocation>,
+        memory: &Memory,
         now: Millis,
     ) -> io::Result<()> {
         self.unwritten.extend(revocations);
@@ -333,7 +428,7 @@ impl State {
             // The revocations in memory are the truth, this one included:
             // once they are written anew, it is stored.
             let path = self.path.clone();
-            self.replace(&path, &mirror.live(now))?;
+            self.replace(&path, &memory.live_at(now))?;
             self.unwritten.clear();
             let incident = "the file was deleted, replaced or truncated while the app ran; \
                             it was written anew from memory";
@@ -341,11 +436,7 @@ impl State {
             self.incident = Some(incident.to_owned());
             return Ok(());
         }
-        let text: String = self
-            .unwritten
-            .iter()
-            .map(|(id, until)| line(*id, *until))
-            .collect();
+        let text: String = self.unwritten.iter().map(Revocation::to_line).collect();
         if let Err(e) = self
             .file
             .write_all(text.as_bytes())
@@ -360,12 +451,12 @@ impl State {
         self.len += text.len() as u64;
         self.lines += self.unwritten.len();
         self.unwritten.clear();
-        let compact = self.compaction == Compaction::FromMirror
+        let compact = self.compaction == Compaction::FromMemory
             && self.lines > COMPACT_AFTER
-            && self.lines > 2 * mirror.len();
+            && self.lines > 2 * memory.len();
         if compact {
             let path = self.path.clone();
-            self.replace(&path, &mirror.live(now))?;
+            self.replace(&path, &memory.live_at(now))?;
         }
         Ok(())
     }
@@ -392,7 +483,7 @@ impl State {
         Ok(false)
     }
 
-    fn replace(&mut self, path: &Path, live: &[(SessionId, Millis)]) -> io::Result<()> {
+    fn replace(&mut self, path: &Path, live: &[Revocation]) -> io::Result<()> {
         let (file, len) = rewrite(path, live)?;
         self.identity = identity(&file.metadata()?);
         self.file = file;
@@ -420,21 +511,18 @@ fn identity(metadata: &fs::Metadata) -> (u64, u64) {
     (metadata.dev(), metadata.ino())
 }
 
-fn line(id: SessionId, until: Millis) -> String {
-    format!("{} {until}\n", id.to_hex())
-}
-
-fn parse(line: &[u8]) -> Option<(SessionId, Millis)> {
-    let line = std::str::from_utf8(line).ok()?.strip_suffix('\n')?;
-    let (id, until) = line.split_once(' ')?;
-    Some((SessionId::from_hex(id)?, until.parse().ok()?))
+/// A whole line (a torn one has no newline) as [`Revocation::to_line`]
+/// writes it.
+fn parse(line: &[u8]) -> Option<Revocation> {
+    let line = std::str::from_utf8(line).ok()?;
+    Revocation::from_line(line.strip_suffix('\n')?)
 }
 
 /// Replaces the file with `live`: see [`rewrite_with`].
-fn rewrite(path: &Path, live: &[(SessionId, Millis)]) -> io::Result<(File, u64)> {
+fn rewrite(path: &Path, live: &[Revocation]) -> io::Result<(File, u64)> {
     rewrite_with(path, |out| {
         live.iter()
-            .try_for_each(|(id, until)| out.write_all(line(*id, *until).as_bytes()))
+            .try_for_each(|revocation| out.write_all(revocation.to_line().as_bytes()))
     })
 }
 
@@ -466,30 +554,51 @@ fn rewrite_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::SessionId;
+    use crate::store::memory::PRUNE_EVERY;
 
     fn temp_path(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
-            "session-app-revocations-{}-{name}",
+            "sealed-sessions-file-{}-{name}",
             std::process::id()
         ));
         let _ = fs::remove_dir_all(&dir);
         dir.join("nested").join("revoked")
     }
 
-    fn open(path: &Path, mirror: &Arc<Mirror>, now: Millis) -> io::Result<FileStore> {
-        FileStore::open(path, mirror, now, Compaction::FromMirror).map(|opened| opened.store)
+    fn open(path: &Path, memory: &Arc<Memory>, now: Millis) -> io::Result<FileLog> {
+        FileLog::open(path, memory, now, Compaction::FromMemory).map(|opened| opened.log)
+    }
+
+    fn revocation(id: SessionId, until: Millis) -> Revocation {
+        Revocation::Session {
+            id,
+            until: crate::clock::from_millis(until),
+        }
+    }
+
+    /// Revokes `id` until `until` in memory and in the file, as a logout
+    /// does.
+    fn revoke(
+        runtime: &rocket::tokio::runtime::Runtime,
+        store: &FileLog,
+        memory: &Memory,
+        (id, until): (SessionId, Millis),
+        now: Millis,
+    ) -> Durability {
+        memory.insert(&revocation(id, until));
+        runtime.block_on(store.append(revocation(id, until), now))
     }
 
     #[test]
     fn a_reopened_store_holds_what_was_written_and_not_what_expired() {
         let path = temp_path("reopen");
-        let mirror = Arc::new(Mirror::default());
-        let store = open(&path, &mirror, 0).unwrap();
+        let memory = Arc::new(Memory::default());
+        let store = open(&path, &memory, 0).unwrap();
         let (kept, expired) = (SessionId::random(), SessionId::random());
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
-        for (id, until) in [(kept, 10_000), (expired, 500)] {
-            mirror.insert(id, until);
-            let written = runtime.block_on(store.append(id, until, 0));
+        for revoked in [(kept, 10_000), (expired, 500)] {
+            let written = revoke(&runtime, &store, &memory, revoked, 0);
             assert_eq!(written, Durability::Written);
         }
         // A line torn by a crash, and junk.
@@ -498,35 +607,41 @@ mod tests {
         drop(file);
         drop(store);
 
-        let reopened = Arc::new(Mirror::default());
-        let opened = FileStore::open(&path, &reopened, 1_000, Compaction::FromMirror).unwrap();
-        assert!(reopened.contains(&kept, 1_000));
-        assert!(!reopened.contains(&expired, 400), "dropped on open");
+        let reopened = Arc::new(Memory::default());
+        let opened = FileLog::open(&path, &reopened, 1_000, Compaction::FromMemory).unwrap();
+        assert!(reopened.id_revoked(&kept, 1_000));
+        assert!(!reopened.id_revoked(&expired, 400), "dropped on open");
         assert_eq!(reopened.len(), 1);
         assert_eq!((opened.live, opened.unreadable), (1, 2));
         // The file was compacted to its one live line.
-        assert_eq!(fs::read_to_string(&path).unwrap(), line(kept, 10_000));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            revocation(kept, 10_000).to_line()
+        );
     }
 
     #[test]
     fn appending_compacts_a_file_of_dead_lines() {
         let path = temp_path("compact");
-        let mirror = Arc::new(Mirror::default());
-        let store = open(&path, &mirror, 0).unwrap();
+        let memory = Arc::new(Memory::default());
+        let store = open(&path, &memory, 0).unwrap();
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         for i in 0..=COMPACT_AFTER as u64 {
-            let id = SessionId::random();
-            mirror.insert(id, 1_000 + i);
-            runtime.block_on(store.append(id, 1_000 + i, 0));
+            revoke(
+                &runtime,
+                &store,
+                &memory,
+                (SessionId::random(), 1_000 + i),
+                0,
+            );
         }
         let before = fs::read_to_string(&path).unwrap().lines().count();
         // Later, all but the last have expired and been pruned: the next
         // append compacts.
-        let later = 1_000 + super::super::PRUNE_EVERY + COMPACT_AFTER as u64;
-        mirror.prune(later);
+        let later = 1_000 + PRUNE_EVERY + COMPACT_AFTER as u64;
+        memory.prune(later);
         let id = SessionId::random();
-        mirror.insert(id, later + 1_000_000);
-        runtime.block_on(store.append(id, later + 1_000_000, later));
+        revoke(&runtime, &store, &memory, (id, later + 1_000_000), later);
         let after = fs::read_to_string(&path).unwrap().lines().count();
         assert!(before > COMPACT_AFTER, "{before}");
         assert_eq!(after, 1, "only the live line stays");
@@ -535,24 +650,22 @@ mod tests {
     #[test]
     fn a_torn_tail_is_cut_back_before_the_next_line() {
         let path = temp_path("torn");
-        let mirror = Arc::new(Mirror::default());
-        let store = open(&path, &mirror, 0).unwrap();
+        let memory = Arc::new(Memory::default());
+        let store = open(&path, &memory, 0).unwrap();
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         let first = SessionId::random();
-        mirror.insert(first, 10_000);
-        runtime.block_on(store.append(first, 10_000, 0));
+        revoke(&runtime, &store, &memory, (first, 10_000), 0);
         // What a write that failed part-way would leave.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"0123456").unwrap();
         drop(file);
         let victim = SessionId::random();
-        mirror.insert(victim, 10_000);
-        let written = runtime.block_on(store.append(victim, 10_000, 0));
+        let written = revoke(&runtime, &store, &memory, (victim, 10_000), 0);
         assert_eq!(written, Durability::Written);
         drop(store);
-        let reopened = Arc::new(Mirror::default());
-        let opened = FileStore::open(&path, &reopened, 0, Compaction::FromMirror).unwrap();
-        assert!(reopened.contains(&victim, 1));
+        let reopened = Arc::new(Memory::default());
+        let opened = FileLog::open(&path, &reopened, 0, Compaction::FromMemory).unwrap();
+        assert!(reopened.id_revoked(&victim, 1));
         assert_eq!((opened.live, opened.unreadable), (2, 0));
     }
 
@@ -561,26 +674,24 @@ mod tests {
         let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
         for damage in ["delete", "truncate"] {
             let path = temp_path(damage);
-            let mirror = Arc::new(Mirror::default());
-            let store = open(&path, &mirror, 0).unwrap();
+            let memory = Arc::new(Memory::default());
+            let store = open(&path, &memory, 0).unwrap();
             let before = SessionId::random();
-            mirror.insert(before, 10_000);
-            runtime.block_on(store.append(before, 10_000, 0));
+            revoke(&runtime, &store, &memory, (before, 10_000), 0);
             match damage {
                 "delete" => fs::remove_file(&path).unwrap(),
                 _ => File::create(&path).map(drop).unwrap(),
             }
             let after = SessionId::random();
-            mirror.insert(after, 10_000);
-            let written = runtime.block_on(store.append(after, 10_000, 0));
+            let written = revoke(&runtime, &store, &memory, (after, 10_000), 0);
             assert_eq!(written, Durability::Written, "{damage}: in the new file");
             let trouble = store.trouble().expect("reported for /readyz");
             assert!(trouble.contains("written anew"), "{trouble}");
             drop(store);
-            let reopened = Arc::new(Mirror::default());
-            FileStore::open(&path, &reopened, 0, Compaction::FromMirror).unwrap();
-            assert!(reopened.contains(&before, 1), "{damage}");
-            assert!(reopened.contains(&after, 1), "{damage}");
+            let reopened = Arc::new(Memory::default());
+            FileLog::open(&path, &reopened, 0, Compaction::FromMemory).unwrap();
+            assert!(reopened.id_revoked(&before, 1), "{damage}");
+            assert!(reopened.id_revoked(&after, 1), "{damage}");
         }
     }
 

@@ -1,9 +1,11 @@
 //! Server-side expiry: the idle and absolute windows every session lives in,
 //! judged by the server's clock whatever the browser's `Max-Age` said.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::{Millis, Session};
+use crate::clock::{to_millis, Millis};
+use crate::limits::{CLOCK_SKEW, LONGEST_LIFETIME};
+use crate::record::Record;
 
 /// The server-side lifetime rules of every session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,9 @@ pub enum Verdict {
 /// Why a session is no longer valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
+    /// Unused for longer than the idle window.
     Idle,
+    /// Older than the absolute window, or past the end sealed in it.
     Absolute,
     /// Dated after now (beyond the allowed clock skew): a clock that ran
     /// ahead would otherwise stretch its windows.
@@ -35,6 +39,7 @@ pub enum Why {
 }
 
 impl Why {
+    /// The reason in words, for a log line.
     pub fn as_str(self) -> &'static str {
         match self {
             Why::Idle => "idle timeout",
@@ -45,14 +50,12 @@ impl Why {
 }
 
 /// How long after its absolute window a dead session's cookie is kept, so
-/// that the login page can say the session timed out: an hour.
-pub const EXPLAIN_FOR: Millis = 60 * 60 * 1000;
+/// that the app can say the session timed out: an hour.
+pub const EXPLAIN_FOR: Duration = Duration::from_secs(3600);
+const EXPLAIN_MS: Millis = EXPLAIN_FOR.as_millis() as Millis;
 
-/// The longest `Max-Age` browsers honour: 400 days.
-const LONGEST_COOKIE: Millis = super::LATEST_END;
-
-/// How far ahead of this server's clock another instance's may run.
-const CLOCK_SKEW: Millis = 5 * 60 * 1000;
+const LONGEST_COOKIE: Millis = LONGEST_LIFETIME.as_millis() as Millis;
+const SKEW: Millis = CLOCK_SKEW.as_millis() as Millis;
 
 impl Expiry {
     /// Sessions die `idle` after their last renewal, and `absolute` after
@@ -74,18 +77,36 @@ impl Expiry {
         Duration::from_millis(self.absolute)
     }
 
-    /// A session for `name` started at `at`, its absolute end sealed in
-    /// it: a later setting may end it sooner, never later.
-    pub fn start(&self, name: &str, at: Millis) -> Session {
-        Session::start(name, at, at.saturating_add(self.absolute))
+    /// A session for `subject` started at `at`, its absolute end sealed in
+    /// it: a later setting may end it sooner, never later. `None` for a
+    /// subject [`Record::new`] refuses.
+    pub(crate) fn start(&self, subject: &str, at: Millis) -> Option<Record> {
+        use crate::clock::from_millis;
+        Record::new(
+            subject,
+            from_millis(at),
+            from_millis(at.saturating_add(self.absolute)),
+        )
     }
 
-    /// Judges `session` at time `now`.
-    pub fn check(&self, session: &Session, now: Millis) -> Verdict {
-        if session.last_seen() > now.saturating_add(CLOCK_SKEW) {
+    /// Judges `record` at time `now`.
+    pub fn check(&self, record: &Record, now: SystemTime) -> Verdict {
+        self.check_at(record, to_millis(now))
+    }
+
+    /// How long a cookie for `record` issued at `now` should live in the
+    /// browser: until its absolute window closes, plus [`EXPLAIN_FOR`] (so
+    /// the app can say it timed out), never longer than the window plus
+    /// that, nor [`LONGEST_LIFETIME`]. Zero once that time has passed.
+    pub fn cookie_lifetime(&self, record: &Record, now: SystemTime) -> Duration {
+        self.cookie_lifetime_at(record, to_millis(now))
+    }
+
+    pub(crate) fn check_at(&self, session: &Record, now: Millis) -> Verdict {
+        if session.last_seen_ms() > now.saturating_add(SKEW) {
             return Verdict::Expired(Why::Future);
         }
-        let idle = now.saturating_sub(session.last_seen());
+        let idle = now.saturating_sub(session.last_seen_ms());
         if now >= self.ends_at(session) {
             Verdict::Expired(Why::Absolute)
         } else if idle >= self.idle {
@@ -99,32 +120,29 @@ impl Expiry {
 
     /// When `session` dies however active it is: its absolute expiry under
     /// this setting, or the end sealed at login if that comes first.
-    pub fn ends_at(&self, session: &Session) -> Millis {
+    pub(crate) fn ends_at(&self, session: &Record) -> Millis {
         session
-            .created()
+            .created_ms()
             .saturating_add(self.absolute)
-            .min(session.ends())
+            .min(session.ends_ms())
     }
 
     /// How long a revocation of `session` must be kept: until the end
     /// sealed at login, which no setting can move later, so raising the
     /// absolute timeout never revives a logged-out copy.
-    pub fn revoke_until(&self, session: &Session) -> Millis {
-        session.ends()
+    pub(crate) fn revoke_until(&self, session: &Record) -> Millis {
+        session.ends_ms()
     }
 
     /// How long a cookie issued at `now` should live in the browser: until
     /// the absolute window closes, plus [`EXPLAIN_FOR`], never more than the
-    /// whole window plus that, nor 400 days. Not until the idle window closes: the server judges that
-    /// window itself, and a dead cookie the browser still sends is one whose
+    /// whole window plus that, nor 400 days. Not until the idle window
+    /// closes: the server judges that window itself, and a dead cookie the browser still sends is one whose
     /// end the login page can explain. Zero once that time has passed.
-    pub fn cookie_lifetime(&self, session: &Session, now: Millis) -> Duration {
-        let end = self.ends_at(session).saturating_add(EXPLAIN_FOR);
+    pub(crate) fn cookie_lifetime_at(&self, session: &Record, now: Millis) -> Duration {
+        let end = self.ends_at(session).saturating_add(EXPLAIN_MS);
         // A session dated ahead of this clock gets no longer a life.
-        let longest = self
-            .absolute
-            .saturating_add(EXPLAIN_FOR)
-            .min(LONGEST_COOKIE);
+        let longest = self.absolute.saturating_add(EXPLAIN_MS).min(LONGEST_COOKIE);
         Duration::from_millis(end.saturating_sub(now).min(longest))
     }
 }
@@ -137,6 +155,10 @@ mod tests {
 
     const MIN: Millis = 60_000;
 
+    fn start(e: &Expiry, at: Millis) -> Record {
+        e.start("a", at).unwrap()
+    }
+
     fn expiry() -> Expiry {
         Expiry::new(Duration::from_secs(30 * 60), Duration::from_secs(8 * 3600))
     }
@@ -144,17 +166,17 @@ mod tests {
     #[test]
     fn expiry_windows() {
         let e = expiry();
-        let s = e.start("a", 0);
-        assert_eq!(e.check(&s, 0), Verdict::Fresh);
-        assert_eq!(e.check(&s, 3 * MIN - 1), Verdict::Fresh);
-        assert_eq!(e.check(&s, 3 * MIN), Verdict::Renew);
-        assert_eq!(e.check(&s, 30 * MIN), Verdict::Expired(Why::Idle));
+        let s = start(&e, 0);
+        assert_eq!(e.check_at(&s, 0), Verdict::Fresh);
+        assert_eq!(e.check_at(&s, 3 * MIN - 1), Verdict::Fresh);
+        assert_eq!(e.check_at(&s, 3 * MIN), Verdict::Renew);
+        assert_eq!(e.check_at(&s, 30 * MIN), Verdict::Expired(Why::Idle));
 
-        let mut busy = e.start("a", 0);
+        let mut busy = start(&e, 0);
         busy.touch(8 * 60 * MIN - 1);
-        assert_eq!(e.check(&busy, 8 * 60 * MIN - 1), Verdict::Fresh);
+        assert_eq!(e.check_at(&busy, 8 * 60 * MIN - 1), Verdict::Fresh);
         assert_eq!(
-            e.check(&busy, 8 * 60 * MIN),
+            e.check_at(&busy, 8 * 60 * MIN),
             Verdict::Expired(Why::Absolute)
         );
     }
@@ -162,39 +184,39 @@ mod tests {
     #[test]
     fn renewal_threshold_scales_with_tiny_windows() {
         let e = Expiry::new(Duration::from_secs(2), Duration::from_secs(10));
-        let s = e.start("a", 0);
-        assert_eq!(e.check(&s, 199), Verdict::Fresh);
-        assert_eq!(e.check(&s, 200), Verdict::Renew);
-        assert_eq!(e.check(&s, 2000), Verdict::Expired(Why::Idle));
+        let s = start(&e, 0);
+        assert_eq!(e.check_at(&s, 199), Verdict::Fresh);
+        assert_eq!(e.check_at(&s, 200), Verdict::Renew);
+        assert_eq!(e.check_at(&s, 2000), Verdict::Expired(Why::Idle));
     }
 
     #[test]
     fn the_cookie_lives_to_the_absolute_end_and_an_hour_more() {
         let e = expiry();
-        let mut s = e.start("a", 0);
-        assert_eq!(e.cookie_lifetime(&s, 0), Duration::from_secs(9 * 3600));
+        let mut s = start(&e, 0);
+        assert_eq!(e.cookie_lifetime_at(&s, 0), Duration::from_secs(9 * 3600));
         s.touch(8 * 60 * MIN - 10 * MIN);
         assert_eq!(
-            e.cookie_lifetime(&s, s.last_seen()),
+            e.cookie_lifetime_at(&s, s.last_seen_ms()),
             Duration::from_secs(70 * 60)
         );
-        assert_eq!(e.cookie_lifetime(&s, 9 * 60 * MIN), Duration::ZERO);
+        assert_eq!(e.cookie_lifetime_at(&s, 9 * 60 * MIN), Duration::ZERO);
     }
 
     #[test]
     fn a_raised_absolute_timeout_never_lengthens_a_session() {
         let short = Expiry::new(Duration::from_secs(5), Duration::from_secs(8));
         let long = Expiry::new(Duration::from_secs(5), Duration::from_secs(3600));
-        let mut s = short.start("a", 0);
+        let mut s = start(&short, 0);
         s.touch(7_900);
-        assert_eq!(long.check(&s, 7_999), Verdict::Fresh);
-        assert_eq!(long.check(&s, 8_000), Verdict::Expired(Why::Absolute));
+        assert_eq!(long.check_at(&s, 7_999), Verdict::Fresh);
+        assert_eq!(long.check_at(&s, 8_000), Verdict::Expired(Why::Absolute));
         assert_eq!(long.ends_at(&s), 8_000);
         assert_eq!(long.revoke_until(&s), 8_000);
         // A shorter one does shorten it; its revocation still runs to the
         // sealed end, in case the setting is raised again.
         let shorter = Expiry::new(Duration::from_secs(2), Duration::from_secs(4));
-        assert_eq!(shorter.check(&s, 4_000), Verdict::Expired(Why::Absolute));
+        assert_eq!(shorter.check_at(&s, 4_000), Verdict::Expired(Why::Absolute));
         assert_eq!(shorter.revoke_until(&s), 8_000);
     }
 
@@ -202,18 +224,19 @@ mod tests {
     fn sessions_from_the_future_are_refused() {
         let e = expiry();
         let now = 1_000 * MIN;
-        let ahead = e.start("a", now + 4 * MIN);
+        let ahead = start(&e, now + 4 * MIN);
         assert_eq!(
-            e.check(&ahead, now),
+            e.check_at(&ahead, now),
             Verdict::Fresh,
             "within the clock skew"
         );
-        let far = e.start("a", now + 6 * MIN);
-        assert_eq!(e.check(&far, now), Verdict::Expired(Why::Future));
-        let absurd = Session::from_parts(u64::MAX, u64::MAX, BTreeMap::new()).unwrap();
-        assert_eq!(e.check(&absurd, now), Verdict::Expired(Why::Future));
+        let far = start(&e, now + 6 * MIN);
+        assert_eq!(e.check_at(&far, now), Verdict::Expired(Why::Future));
+        let far_future = crate::clock::from_millis(u64::MAX);
+        let absurd = Record::from_parts(far_future, far_future, BTreeMap::new()).unwrap();
+        assert_eq!(e.check_at(&absurd, now), Verdict::Expired(Why::Future));
         assert_eq!(
-            e.cookie_lifetime(&absurd, now),
+            e.cookie_lifetime_at(&absurd, now),
             Duration::from_secs(9 * 3600)
         );
     }

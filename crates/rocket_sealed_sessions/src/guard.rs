@@ -1,0 +1,447 @@
+//! The request's session: [`Session`], the one handle routes use to read
+//! and change it.
+//!
+//! The cookie is opened once per request (cached), and opening applies
+//! every rule: a cookie that no key opens, that does not decode, that has
+//! expired or whose session was revoked is removed and counts as no
+//! session ([`Ended`] says why); one due for renewal, or sealed under a
+//! fallback key, is re-issued in the same response.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::time::SystemTime;
+
+use rocket::http::CookieJar;
+use rocket::request::{FromRequest, Outcome, Request};
+
+use crate::clock::Clock;
+use crate::cookie::{CookieRules, Lifetime, Opened};
+use crate::counts::{Counts, EndReason};
+use crate::expiry::{Expiry, Verdict, Why};
+use crate::limits::MAX_ENTRIES;
+use crate::record::Record;
+use crate::revocations::Revocations;
+use crate::store::Durability;
+
+/// Why the request's cookie was no session, when it carried one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Its idle or absolute window closed (or it was dated in the future).
+    TimedOut,
+    /// It was ended elsewhere: logged out, or its subject logged out
+    /// everywhere.
+    Revoked,
+    /// No key opens it, or it is not a session of this version.
+    Unreadable,
+}
+
+/// Why an entry was not inserted; the session is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InsertError {
+    /// There is no session to insert it in.
+    #[error("there is no session")]
+    NoSession,
+    /// The session holds as many entries as it may, or the key or value
+    /// breaks a limit of [`crate::limits`].
+    #[error("the session holds as many entries as it may, or the entry is too long")]
+    TooMany,
+    /// The cookie would outgrow its budget; `room` bytes are left.
+    #[error("the session cookie would outgrow its budget ({room} bytes left)")]
+    TooBig {
+        /// Bytes left in the cookie's budget.
+        room: usize,
+    },
+}
+
+/// The session of the request being served: a request guard that never
+/// fails (no session is a session that is not [`Session::is_active`]).
+///
+/// ```
+/// use rocket::{get, post};
+/// use rocket_sealed_sessions::Session;
+///
+/// #[post("/login/<user>")]
+/// fn login(user: &str, mut session: Session<'_>) {
+///     session.start(user).expect("a short subject");
+/// }
+///
+/// #[get("/")]
+/// fn whoami(session: Session<'_>) -> String {
+///     session.subject().unwrap_or("nobody").to_owned()
+/// }
+///
+/// #[post("/logout")]
+/// async fn logout(mut session: Session<'_>) {
+///     session.clear().await;
+/// }
+/// ```
+pub struct Session<'r> {
+    jar: &'r CookieJar<'r>,
+    rules: Rules<'r>,
+    revocations: &'r Revocations,
+    current: Option<Cow<'r, Record>>,
+    ended: Option<Ended>,
+}
+
+/// What the fairing manages, as a request reads it.
+#[derive(Clone, Copy)]
+struct Rules<'r> {
+    expiry: &'r Expiry,
+    cookies: &'r CookieRules,
+    clock: &'r Clock,
+    counts: &'r Counts,
+}
+
+impl<'r> Rules<'r> {
+    fn of(req: &'r Request<'_>) -> Rules<'r> {
+        Rules {
+            expiry: managed(req),
+            cookies: managed(req),
+            clock: managed(req),
+            counts: managed(req),
+        }
+    }
+
+    /// Stores `record` in the cookie, kept by the browser as long as
+    /// [`Expiry::cookie_lifetime`] says.
+    fn save(self, jar: &CookieJar<'_>, record: &Record) {
+        self.seal(jar, record, record.encode());
+    }
+
+    /// [`Rules::save`] with `record` already encoded as `plaintext`.
+    fn seal(self, jar: &CookieJar<'_>, record: &Record, plaintext: String) {
+        let now = self.clock.millis();
+        let max_age = self.expiry.cookie_lifetime_at(record, now);
+        let lifetime = Lifetime::For {
+            max_age,
+            now: crate::clock::from_millis(now),
+        };
+        let name = self.cookies.session_cookie();
+        self.cookies.seal(jar, name, plaintext, lifetime);
+    }
+}
+
+/// The per-request cache of the opened cookie.
+struct Opening {
+    record: Option<Record>,
+    ended: Option<Ended>,
+}
+
+impl<'r> Session<'r> {
+    /// The session of `req`, opened under the session rules (once per
+    /// request, whoever asks first).
+    pub fn of(req: &'r Request<'_>) -> Session<'r> {
+        let opening = opened(req);
+        Session {
+            jar: req.cookies(),
+            rules: Rules::of(req),
+            revocations: managed(req),
+            current: opening.record.as_ref().map(Cow::Borrowed),
+            ended: opening.ended,
+        }
+    }
+
+    /// The live session of `req`, if there is one, for guards of an app's
+    /// own: opened once per request, and borrowed for the request's life.
+    pub fn record_of(req: &'r Request<'_>) -> Option<&'r Record> {
+        opened(req).record.as_ref()
+    }
+
+    /// What the app attached to the live session of `req`, if anything:
+    /// opened with the session, at no further cost.
+    pub fn attachment_of(req: &'r Request<'_>) -> Option<&'r str> {
+        Session::record_of(req)?.attachment()
+    }
+
+    /// Applies the session rules to `req` now (removing a dead cookie,
+    /// renewing a live one), for pages that do not otherwise read the
+    /// session. Says why a cookie the request carried was no session.
+    pub fn apply_rules(req: &'r Request<'_>) -> Option<Ended> {
+        opened(req).ended
+    }
+
+    /// The live session, if there is one.
+    pub fn record(&self) -> Option<&Record> {
+        self.current.as_deref()
+    }
+
+    /// Whether there is a live session.
+    pub fn is_active(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Who the live session was started for.
+    pub fn subject(&self) -> Option<&str> {
+        self.record()?.subject()
+    }
+
+    /// Entry `key` of the live session.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.record()?.get(key)
+    }
+
+    /// Why the cookie the request carried was no session, if it was not.
+    pub fn ended(&self) -> Option<Ended> {
+        self.ended
+    }
+
+    /// The time by the session's clock: what a session started now is
+    /// dated.
+    pub fn now(&self) -> SystemTime {
+        self.rules.clock.now()
+    }
+
+    /// Replaces whatever session there was with a fresh one for `subject`,
+    /// under a new identifier (so an identifier planted before the start is
+    /// worthless after it), its absolute end sealed in it. Refused, with
+    /// nothing changed, for an empty subject or one longer than
+    /// [`MAX_SUBJECT_BYTES`](crate::limits::MAX_SUBJECT_BYTES).
+    pub fn start(&mut self, subject: &str) -> Result<(), InsertError> {
+        self.start_with(subject, [])
+    }
+
+    /// [`Session::start`] with `entries` in it from the start: one cookie
+    /// sealed, not one per entry.
+    pub fn start_with<'a>(
+        &mut self,
+        subject: &str,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), InsertError> {
+        let now = self.rules.clock.millis();
+        let mut record = self
+            .rules
+            .expiry
+            .start(subject, now)
+            .ok_or(InsertError::TooMany)?;
+        for (key, value) in entries {
+            record.insert(key, value);
+        }
+        self.replace(record)?;
+        self.rules.counts.count_start();
+        rocket::info!("session: login");
+        Ok(())
+    }
+
+    /// Seals `attachment` (up to 64 letters, digits, `-` or `_`) into the
+    /// live session, beside its entries; false, with nothing changed, when
+    /// there is no session or it is not of that form.
+    pub fn attach(&mut self, attachment: String) -> bool {
+        let Some(current) = self.current.as_ref() else {
+            return false;
+        };
+        let Some(record) = current.clone().into_owned().with_attachment(attachment) else {
+            return false;
+        };
+        let plaintext = record.encode();
+        self.rules.seal(self.jar, &record, plaintext);
+        self.current = Some(Cow::Owned(record));
+        true
+    }
+
+    /// Sets entry `key` to `value`; says whether it replaced a value.
+    /// Refused, with nothing changed, for one entry too many, a key or
+    /// value past [`crate::limits`], a cookie that would outgrow its
+    /// budget, or without a session to insert it in.
+    pub fn insert(&mut self, key: &str, value: &str) -> Result<bool, InsertError> {
+        let Some(current) = self.current.as_ref() else {
+            return Err(InsertError::NoSession);
+        };
+        let mut record = current.clone().into_owned();
+        let replaced = record.insert(key, value).is_some();
+        self.replace(record)?;
+        rocket::info!("session: one key set");
+        Ok(replaced)
+    }
+
+    /// Seals `record` as the live session, if it keeps every limit.
+    fn replace(&mut self, record: Record) -> Result<(), InsertError> {
+        let plaintext = record.encode();
+        if record.entries().len() > MAX_ENTRIES || !record.is_well_formed() {
+            return Err(InsertError::TooMany);
+        }
+        let budget = self.rules.cookies.session_budget();
+        if plaintext.len() > budget {
+            let used = self.record().map_or(0, |current| current.encode().len());
+            let room = budget.saturating_sub(used);
+            return Err(InsertError::TooBig { room });
+        }
+        self.rules.seal(self.jar, &record, plaintext);
+        self.current = Some(Cow::Owned(record));
+        Ok(())
+    }
+
+    /// Deletes entry `key`; says whether it was there. The other entries
+    /// stay.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let Some(current) = self.current.as_ref() else {
+            return false;
+        };
+        if current.get(key).is_none() {
+            return false;
+        }
+        let mut record = current.clone().into_owned();
+        record.remove(key);
+        self.rules.save(self.jar, &record);
+        self.current = Some(Cow::Owned(record));
+        rocket::info!("session: one key deleted");
+        true
+    }
+
+    /// Takes the live session's subject away, keeping its entries: its
+    /// identifier is revoked, as at logout, and what stays is kept under a
+    /// new one without a subject. `None` when there is no session; else
+    /// what the store did with the revocation.
+    pub async fn detach_subject(&mut self) -> Option<Durability> {
+        let record = self.current.as_ref()?.clone().into_owned();
+        let durability = self.revoke("subject detached").await;
+        self.rules.counts.count_end(EndReason::SubjectDetached);
+        let record = record.detached();
+        self.rules.save(self.jar, &record);
+        self.current = Some(Cow::Owned(record));
+        Some(durability)
+    }
+
+    /// Ends the session: it is revoked on every instance that shares the
+    /// revocation store, and its cookie removed from this browser. Says
+    /// what the store did with the revocation.
+    pub async fn clear(&mut self) -> Durability {
+        let durability = self.revoke("logout").await;
+        if self.current.is_some() {
+            self.rules.counts.count_end(EndReason::Logout);
+        }
+        self.end();
+        durability
+    }
+
+    /// Ends every session of the live session's subject started until
+    /// now, on every instance that shares the revocation store, this one
+    /// included, and removes its cookie from this browser. Sessions the
+    /// subject starts afterwards are not touched. `None`, with nothing
+    /// changed, when there is no session or it has no subject.
+    ///
+    /// To end a subject's sessions from anywhere else (an admin page, a
+    /// password change), call [`Revocations::revoke_subject`].
+    pub async fn log_out_everywhere(&mut self) -> Option<Durability> {
+        let subject = self.subject()?.to_owned();
+        let durability = self.revocations.revoke_subject(&subject).await;
+        log(durability, "logout everywhere");
+        self.rules.counts.count_end(EndReason::LogoutEverywhere);
+        self.end();
+        Some(durability)
+    }
+
+    fn end(&mut self) {
+        self.current = None;
+        let cookies = self.rules.cookies;
+        cookies.discard(self.jar, cookies.session_cookie());
+    }
+
+    /// Revokes the current session until it would have ended anyway.
+    async fn revoke(&self, why: &str) -> Durability {
+        let Some(record) = self.record() else {
+            return Durability::Written;
+        };
+        let until = self.rules.expiry.revoke_until(record);
+        let durability = self.revocations.revoke_ms(record.id(), until).await;
+        log(durability, why);
+        durability
+    }
+}
+
+/// The log line of a revocation: what the store did with it.
+fn log(durability: Durability, why: &str) {
+    match durability {
+        Durability::Written => rocket::info!("session: {why}; revocation stored"),
+        Durability::Queued => rocket::info!(
+            "session: {why}; revocation queued until the store is back (spooled to disk)"
+        ),
+        Durability::MemoryOnly => rocket::error!(
+            "session: {why}; revocation NOT stored, held in memory only: \
+             the store could not be written"
+        ),
+    }
+}
+
+fn managed<'r, T: Send + Sync + 'static>(req: &'r Request<'_>) -> &'r T {
+    req.rocket().state::<T>().unwrap_or_else(|| {
+        panic!(
+            "BUG: {} is managed by the Sessions fairing: attach it",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// The request's session, opened under the rules by whoever asks first.
+fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
+    req.local_cache(|| open(req.cookies(), Rules::of(req), managed(req)))
+}
+
+fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
+    let name = rules.cookies.session_cookie();
+    let refuse = |ended: Ended, why: &str| {
+        rocket::info!("session: cookie rejected: {why}");
+        rules.counts.count_end(match ended {
+            Ended::Revoked => EndReason::Revoked,
+            _ => EndReason::Unreadable,
+        });
+        rules.cookies.discard(jar, name);
+        Opening {
+            record: None,
+            ended: Some(ended),
+        }
+    };
+    let (plaintext, stale_key) = match rules.cookies.open(jar, name) {
+        Opened::Missing => {
+            return Opening {
+                record: None,
+                ended: None,
+            }
+        }
+        Opened::Rejected => return refuse(Ended::Unreadable, "no key opens it"),
+        Opened::Current(plaintext) => (plaintext, false),
+        Opened::Fallback(plaintext) => (plaintext, true),
+    };
+    let Some(mut record) = Record::decode(&plaintext) else {
+        return refuse(Ended::Unreadable, "not a session of this version");
+    };
+    if revocations.revokes(&record) {
+        return refuse(Ended::Revoked, "revoked");
+    }
+    let now = rules.clock.millis();
+    match rules.expiry.check_at(&record, now) {
+        Verdict::Expired(why) => {
+            rocket::info!("session: expired ({})", why.as_str());
+            rules.counts.count_end(match why {
+                Why::Idle => EndReason::Idle,
+                Why::Absolute | Why::Future => EndReason::Absolute,
+            });
+            rules.cookies.discard(jar, name);
+            return Opening {
+                record: None,
+                ended: Some(Ended::TimedOut),
+            };
+        }
+        Verdict::Renew => {
+            record.touch(now);
+            rules.save(jar, &record);
+        }
+        Verdict::Fresh if stale_key => rules.save(jar, &record),
+        Verdict::Fresh => {}
+    }
+    if stale_key {
+        rocket::info!("session: re-sealed under the current key");
+    }
+    Opening {
+        record: Some(record),
+        ended: None,
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session<'r> {
+    type Error = Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
+        Outcome::Success(Session::of(req))
+    }
+}

@@ -1,0 +1,597 @@
+//! Revocations shared through Redis (or Valkey) by every instance (the
+//! `redis` feature).
+//!
+//! Each revocation is written under its own key, with a time-to-live equal
+//! to the session's remaining life, and announced on a channel; every
+//! instance applies the announcements to its memory. An instance that
+//! connects (or reconnects) subscribes first, then loads every revocation
+//! Redis holds, then writes back, and announces, each one it holds that
+//! Redis lacks: a Redis restarted empty gets back everything any running
+//! instance still knows. While Redis is unreachable, revocations are
+//! written to the local spool file before the logout answers, and the
+//! connection is retried with a backoff capped at five seconds; the spool is
+//! read back at start, so a queued revocation outlives its instance.
+//!
+//! Every call to Redis is bounded by [`TIMEOUT`], and so is a logout's wait
+//! for the link: past it, the revocation is spooled by the logout itself.
+//! Keys and messages that are not revocations are skipped and counted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{MultiplexedConnection, PubSub};
+use redis::{AsyncConnectionConfig, Client, RedisResult};
+use rocket::futures::StreamExt;
+use rocket::tokio::sync::{mpsc, oneshot};
+use rocket::tokio::time::{sleep, timeout};
+
+use crate::clock::{to_millis, Clock};
+use crate::defaults;
+use crate::store::api::{RevocationStore, StoreError};
+use crate::store::file::{open_logged, Compaction, FileLog};
+use crate::store::memory::Memory;
+use crate::store::revocation::{Durability, Health, Revocation};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+struct Revoke {
+    revocation: Revocation,
+    done: oneshot::Sender<Durability>,
+}
+
+/// Revocations kept in Redis (or Valkey) and announced to every instance
+/// that shares it; spooled to a local file while it is unreachable.
+///
+/// ```no_run
+/// use rocket_sealed_sessions::{store::RedisStore, Sessions};
+///
+/// let redis = RedisStore::new("redis://127.0.0.1:6379/0")?
+///     .prefix("my_app:")
+///     .spool("data/my-app-spool");
+/// let sessions = Sessions::builder().revocations(redis).build();
+/// # let _ = rocket::build().attach(sessions);
+/// # Ok::<(), rocket_sealed_sessions::store::StoreError>(())
+/// ```
+pub struct RedisStore {
+    client: Client,
+    /// The URL without its user name and password.
+    described: String,
+    prefix: String,
+    spool_path: std::path::PathBuf,
+    link: Option<Linked>,
+}
+
+/// What an open store holds.
+struct Linked {
+    requests: mpsc::UnboundedSender<Revoke>,
+    connected: Arc<AtomicBool>,
+    /// Revocations waiting for Redis, for the metrics.
+    queued: Arc<AtomicUsize>,
+    spool: Arc<FileLog>,
+    clock: Clock,
+}
+
+impl RedisStore {
+    /// A store at `url` (`redis://` or `rediss://`, with `user:password@`
+    /// as Redis takes them), with keys and channel under
+    /// [`defaults::REDIS_PREFIX`] and its spool at
+    /// [`defaults::REVOCATION_SPOOL`]. Refuses a URL
+    /// that is not one, or that turns off TLS verification (`#insecure`);
+    /// no message holds the URL, which may hold a password. Nothing is
+    /// connected until the app ignites, and Redis may be down then: the
+    /// app serves, and spools revocations until it is back.
+    pub fn new(url: &str) -> Result<RedisStore, StoreError> {
+        let invalid =
+            || StoreError::Setting("session_revocation_store is not a valid Redis URL".into());
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(invalid());
+        }
+        let client = Client::open(url).map_err(|_| invalid())?;
+        if let redis::ConnectionAddr::TcpTls { insecure: true, .. } =
+            client.get_connection_info().addr()
+        {
+            return Err(StoreError::Setting(
+                "session_revocation_store: `#insecure` would skip checking Redis's \
+                 certificate: remove it, and name the CA that signed the certificate in \
+                 SSL_CERT_FILE"
+                    .to_owned(),
+            ));
+        }
+        Ok(RedisStore {
+            client,
+            described: describe_url(url),
+            prefix: defaults::REDIS_PREFIX.to_owned(),
+            spool_path: defaults::REVOCATION_SPOOL.into(),
+            link: None,
+        })
+    }
+
+    /// Keys are `PREFIX` + `revoked:` + the identifier, and the channel
+    /// `PREFIX` + `revocations`: apps that share one Redis keep apart by
+    /// it.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> RedisStore {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The local file where revocations wait while Redis is unreachable;
+    /// one per instance.
+    pub fn spool(mut self, path: impl Into<std::path::PathBuf>) -> RedisStore {
+        self.spool_path = path.into();
+        self
+    }
+
+    /// Starts the link on the current Tokio runtime (Rocket's, at ignition).
+    /// What the spool held is already in `memory`, and so reaches Redis with
+    /// everything else the instance holds once it connects.
+    fn start(
+        &self,
+        spool: FileLog,
+        memory: Arc<Memory>,
+        clock: Clock,
+    ) -> Result<Linked, StoreError> {
+        let client = self.client.clone();
+        // Credentials Redis refuses are a setting to fix, not an outage to
+        // wait out: one connection, bounded like the link's, tells them
+        // apart. Any other failure (unreachable, a certificate not trusted)
+        // is an outage: the app starts, queues, and `/readyz` says so.
+        let checked = client
+            .get_connection_with_timeout(TIMEOUT)
+            .and_then(|mut connection| {
+                connection.set_read_timeout(Some(TIMEOUT))?;
+                connection.set_write_timeout(Some(TIMEOUT))?;
+                redis::cmd("PING").query::<String>(&mut connection)
+            });
+        if let Err(e) = checked {
+            if e.kind() == redis::ErrorKind::AuthenticationFailed
+                || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+            {
+                // Neither the URL nor the password: Redis's own words only.
+                return Err(StoreError::Credentials {
+                    code: e.code().unwrap_or("authentication failed").to_owned(),
+                });
+            }
+        }
+        let (requests, queue) = mpsc::unbounded_channel();
+        let connected = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let spool = Arc::new(spool);
+        let link = Link {
+            client,
+            keys: Keys::new(&self.prefix),
+            memory,
+            clock: clock.clone(),
+            connected: connected.clone(),
+            queued: queued.clone(),
+            spool: spool.clone(),
+            pending: VecDeque::new(),
+            skipped: 0,
+        };
+        rocket::tokio::spawn(link.run(queue));
+        Ok(Linked {
+            requests,
+            connected,
+            queued,
+            spool,
+            clock,
+        })
+    }
+}
+
+impl Linked {
+    /// Hands the revocation to the link and waits for its answer, at most
+    /// twice [`TIMEOUT`]; past that (or with the link gone) the revocation
+    /// is spooled here, and the link's own write, if it comes, is harmless.
+    async fn revoke(&self, revocation: Revocation) -> Durability {
+        let (done, answer) = oneshot::channel();
+        let request = Revoke {
+            revocation: revocation.clone(),
+            done,
+        };
+        if self.requests.send(request).is_ok() {
+            if let Ok(Ok(durability)) = timeout(2 * TIMEOUT, answer).await {
+                return durability;
+            }
+        }
+        rocket::warn!("revocations: Redis did not answer in time; spooling");
+        spool(&self.spool, revocation, &self.clock).await
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Redis unreachable, or a spool that could not be written.
+    fn trouble(&self) -> Option<String> {
+        let unreachable = (!self.is_connected())
+            .then(|| "Redis unreachable: revocations wait in the spool file".to_owned());
+        match (unreachable, self.spool.trouble()) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl RevocationStore for RedisStore {
+    async fn open(&mut self, memory: Arc<Memory>, clock: Clock) -> Result<(), StoreError> {
+        let path = self.spool_path.clone();
+        let spool = open_logged(&path, &memory, clock.millis(), Compaction::ByOwner)
+            .map_err(|source| StoreError::Spool { path, source })?;
+        self.link = Some(self.start(spool, memory, clock)?);
+        Ok(())
+    }
+
+    async fn write(&self, revocation: Revocation) -> Durability {
+        match &self.link {
+            Some(link) => link.revoke(revocation).await,
+            None => Durability::MemoryOnly,
+        }
+    }
+
+    fn health(&self) -> Health {
+        match &self.link {
+            Some(link) => Health {
+                trouble: link.trouble(),
+                queued: link.queued.load(Ordering::Relaxed),
+                reachable: link.is_connected(),
+            },
+            None => Health {
+                trouble: Some("Redis: not open".to_owned()),
+                queued: 0,
+                reachable: false,
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+}
+
+/// The URL in words for a log line: without its user name and password.
+fn describe_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{host}")
+}
+
+/// Writes a revocation to the spool: `Queued` once it is on disk.
+async fn spool(spool: &FileLog, revocation: Revocation, clock: &Clock) -> Durability {
+    match spool.append(revocation, clock.millis()).await {
+        Durability::Written => Durability::Queued,
+        other => other,
+    }
+}
+
+/// The names under a prefix: the keys of session and subject revocations,
+/// and the channel.
+struct Keys {
+    session: String,
+    subject: String,
+    channel: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Keys {
+        Keys {
+            session: format!("{prefix}revoked:"),
+            subject: format!("{prefix}revoked-subject:"),
+            channel: format!("{prefix}revocations"),
+        }
+    }
+
+    /// The key a revocation is kept under, and the value kept there: the
+    /// session's end, or a subject's `BEFORE UNTIL`.
+    fn entry(&self, revocation: &Revocation) -> (String, String) {
+        match revocation {
+            Revocation::Session { id, .. } => (
+                format!("{}{}", self.session, id.to_hex()),
+                revocation.until_ms().to_string(),
+            ),
+            Revocation::Subject {
+                subject, before, ..
+            } => (
+                format!("{}{}", self.subject, crate::id::hex(subject.as_bytes())),
+                format!("{} {}", to_millis(*before), revocation.until_ms()),
+            ),
+        }
+    }
+
+    /// The revocation kept under `key` with `value`, as [`Keys::entry`]
+    /// writes them; `None` for anything else.
+    fn revocation(&self, key: &str, value: &str) -> Option<Revocation> {
+        if let Some(id) = key.strip_prefix(&self.session) {
+            return Revocation::from_line(&format!("{id} {value}"));
+        }
+        let subject = key.strip_prefix(&self.subject)?;
+        match Revocation::from_line(&format!("~{subject} {value}"))? {
+            found @ Revocation::Subject { .. } => Some(found),
+            Revocation::Session { .. } => None,
+        }
+    }
+}
+
+struct Link {
+    client: Client,
+    keys: Keys,
+    memory: Arc<Memory>,
+    clock: Clock,
+    connected: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
+    spool: Arc<FileLog>,
+    /// Revocations not yet written to Redis (also in the spool).
+    pending: VecDeque<Revocation>,
+    /// Keys and messages skipped as not revocations (logged once).
+    skipped: u64,
+}
+
+/// `what` bounded by [`TIMEOUT`], a late answer being an error.
+async fn bounded<T>(what: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    timeout(TIMEOUT, what)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()))
+}
+
+impl Link {
+    async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Revoke>) {
+        let mut retry = FIRST_RETRY;
+        let mut outage = false;
+        loop {
+            match self.connect().await {
+                Ok((mut conn, mut pubsub)) => {
+                    if outage {
+                        rocket::info!("revocations: Redis is reachable again");
+                    }
+                    retry = FIRST_RETRY;
+                    self.connected.store(true, Ordering::SeqCst);
+                    let ended = self.serve(&mut conn, &mut pubsub, &mut requests).await;
+                    self.connected.store(false, Ordering::SeqCst);
+                    match ended {
+                        Ok(()) => return, // the app is shutting down
+                        Err(e) => {
+                            rocket::warn!("revocations: Redis unreachable ({e}); queuing");
+                            outage = true;
+                        }
+                    }
+                }
+                Err(e) => {
+                    if !outage {
+                        rocket::warn!("revocations: Redis unreachable ({e}); queuing");
+                        outage = true;
+                    }
+                }
+            }
+            // Until the next try, revocations are queued and answered.
+            let deadline = sleep(retry);
+            rocket::tokio::pin!(deadline);
+            loop {
+                rocket::tokio::select! {
+                    _ = &mut deadline => break,
+                    request = requests.recv() => match request {
+                        Some(request) => self.queue(request).await,
+                        None => return,
+                    },
+                }
+            }
+            retry = (retry * 2).min(LAST_RETRY);
+        }
+    }
+
+    /// Connects, subscribes, loads what Redis holds, then writes back what
+    /// it lacks and what was queued.
+    async fn connect(&mut self) -> RedisResult<(MultiplexedConnection, PubSub)> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let mut pubsub = bounded(self.client.get_async_pubsub()).await?;
+        bounded(pubsub.subscribe(&self.keys.channel)).await?;
+        self.load(&mut conn).await?;
+        for revocation in self.memory.live_at(self.clock.millis()) {
+            self.write(&mut conn, &revocation, true).await?;
+        }
+        while let Some(revocation) = self.pending.front().cloned() {
+            self.write(&mut conn, &revocation, false).await?;
+            self.pending.pop_front();
+            self.queued.store(self.pending.len(), Ordering::Relaxed);
+        }
+        // Redis holds everything this instance knows: the spool's lines
+        // have done their work.
+        if let Err(e) = self.spool.clear() {
+            rocket::warn!("revocations: the spool could not be emptied: {e}");
+        }
+        Ok((conn, pubsub))
+    }
+
+    /// Spools a revocation Redis could not take, keeps it for the next
+    /// connection, and answers the logout.
+    async fn queue(&mut self, request: Revoke) {
+        let stored = spool(&self.spool, request.revocation.clone(), &self.clock).await;
+        self.pending.push_back(request.revocation);
+        self.queued.store(self.pending.len(), Ordering::Relaxed);
+        let _ = request.done.send(stored);
+    }
+
+    /// Counts a key or message that is not a revocation; the first is
+    /// logged, so junk in Redis is seen without flooding the log.
+    fn skip(&mut self, what: &str) {
+        if self.skipped == 0 {
+            rocket::warn!("revocations: skipping a {what} in Redis that is not a revocation");
+        }
+        self.skipped += 1;
+    }
+
+    /// Every revocation Redis holds, into memory; anything else under the
+    /// prefix is skipped.
+    async fn load(&mut self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        for pattern in [
+            format!("{}*", self.keys.session),
+            format!("{}*", self.keys.subject),
+        ] {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(conn)
+                    .await?;
+                if !keys.is_empty() {
+                    // As raw values: one that is not text must not fail
+                    // the load of all the others.
+                    let values: Vec<redis::Value> =
+                        redis::cmd("MGET").arg(&keys).query_async(conn).await?;
+                    for (key, value) in keys.iter().zip(values) {
+                        let value = match value {
+                            redis::Value::Nil => continue, // expired since the scan
+                            value => redis::from_redis_value::<String>(value).ok(),
+                        };
+                        match value.and_then(|value| self.keys.revocation(key, &value)) {
+                            Some(revocation) => {
+                                self.memory.insert(&revocation);
+                            }
+                            None => self.skip("key"),
+                        }
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one revocation with a time-to-live of what remains of it, and
+    /// announces it. With `only_if_missing`, a revocation Redis already
+    /// holds is neither written nor announced again.
+    async fn write(
+        &self,
+        conn: &mut MultiplexedConnection,
+        revocation: &Revocation,
+        only_if_missing: bool,
+    ) -> RedisResult<()> {
+        let remaining = revocation.until_ms().saturating_sub(self.clock.millis());
+        if remaining == 0 {
+            return Ok(());
+        }
+        let (key, value) = self.keys.entry(revocation);
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(value).arg("PX").arg(remaining);
+        if only_if_missing {
+            set.arg("NX");
+        }
+        let written: Option<String> = set.query_async(conn).await?;
+        if written.is_some() {
+            redis::cmd("PUBLISH")
+                .arg(&self.keys.channel)
+                .arg(revocation.to_line().trim_end())
+                .query_async::<i64>(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes revocations as they come and applies announcements, until
+    /// the connection fails (an error) or the app stops (`Ok`).
+    async fn serve(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        pubsub: &mut PubSub,
+        requests: &mut mpsc::UnboundedReceiver<Revoke>,
+    ) -> RedisResult<()> {
+        let memory = self.memory.clone();
+        let mut announcements = pubsub.on_message();
+        loop {
+            rocket::tokio::select! {
+                request = requests.recv() => {
+                    let Some(request) = request else { return Ok(()) };
+                    match self.write(conn, &request.revocation, false).await {
+                        Ok(()) => {
+                            let _ = request.done.send(Durability::Written);
+                        }
+                        Err(e) => {
+                            self.queue(request).await;
+                            return Err(e);
+                        }
+                    }
+                }
+                message = announcements.next() => {
+                    let Some(message) = message else {
+                        return Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset).into());
+                    };
+                    let payload: String = message.get_payload().unwrap_or_default();
+                    match Revocation::from_line(&payload) {
+                        Some(revocation) => {
+                            memory.insert(&revocation);
+                        }
+                        None => self.skip("message"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_millis;
+    use crate::id::SessionId;
+
+    #[test]
+    fn urls_are_redis_urls_that_keep_tls_checked() {
+        assert!(RedisStore::new("redis://127.0.0.1:6379/0").is_ok());
+        for bad in [
+            "redis://no host/",
+            "http://example.org",
+            "",
+            "rediss://h:1/#insecure",
+        ] {
+            assert!(RedisStore::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_store_is_described_without_its_password() {
+        let url = "rediss://app:s3cret@redis.example:6380/2";
+        let store = RedisStore::new(url).unwrap();
+        assert_eq!(store.describe(), "rediss://redis.example:6380/2");
+    }
+
+    #[test]
+    fn keys_and_values_read_back_as_written() {
+        let keys = Keys::new("app:");
+        let at = from_millis;
+        for revocation in [
+            Revocation::Session {
+                id: SessionId::random(),
+                until: at(9),
+            },
+            Revocation::Subject {
+                subject: "山田 太郎".into(),
+                before: at(5),
+                until: at(9),
+            },
+        ] {
+            let (key, value) = keys.entry(&revocation);
+            assert!(key.starts_with("app:revoked"), "{key}");
+            assert_eq!(keys.revocation(&key, &value), Some(revocation));
+        }
+        assert_eq!(keys.revocation("app:revoked:zz", "9"), None);
+        assert_eq!(keys.revocation("other:revoked:00", "9"), None);
+        assert_eq!(keys.revocation("app:revoked-subject:61", "9"), None);
+        assert_eq!(keys.channel, "app:revocations");
+    }
+}
