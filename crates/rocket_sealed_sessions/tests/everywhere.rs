@@ -78,6 +78,15 @@ async fn wait(holds: impl Fn() -> bool, what: &str) {
     }
 }
 
+/// Waits until `client` refuses `cookie`: the revocation has reached it.
+async fn refused_soon(client: &Client, cookie: &Cookie<'static>, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while who(client, cookie).await != "nobody" {
+        assert!(Instant::now() < deadline, "{what}");
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[rocket::async_test]
 async fn logging_out_everywhere_reaches_every_instance_and_a_restart() {
     let Some(redis) = common::Redis::start() else {
@@ -106,14 +115,7 @@ async fn logging_out_everywhere_reaches_every_instance_and_a_restart() {
     assert_eq!(status.code, 200);
     assert_eq!(who(&b, &on_a).await, "nobody", "refused where it was done");
     // The other instance learns it from Redis's announcement.
-    let refused_on_a = async {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while who(&a, &on_a).await != "nobody" {
-            assert!(Instant::now() < deadline, "the other instance refuses it");
-            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    refused_on_a.await;
+    refused_soon(&a, &on_a, "the other instance refuses it").await;
     assert_eq!(
         who(&a, &bob).await,
         "bob",
@@ -130,14 +132,7 @@ async fn logging_out_everywhere_reaches_every_instance_and_a_restart() {
     // An instance started afterwards loads it from Redis.
     drop((a, b));
     let c = instance(&redis.url(), &folder, "c").await;
-    let loaded = async {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while who(&c, &on_b).await != "nobody" {
-            assert!(Instant::now() < deadline, "a new instance refuses it");
-            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    loaded.await;
+    refused_soon(&c, &on_b, "a new instance refuses it").await;
     assert_eq!(who(&c, &on_a).await, "nobody");
     assert_eq!(who(&c, &later).await, "alice");
 }
