@@ -10,7 +10,7 @@
 //! ```text
 //! wiring     lib.rs, main.rs, config     builds the app from its settings
 //! web        web::{routes, login, page, notices, csrf, lang, catchers,
-//!                 headers, telemetry}
+//!                 paths, headers, telemetry}
 //! rendering  render::{templates, i18n}
 //! leaves     cookies, text, escape, refusal, logger
 //! session    the rocket_sealed_sessions crate (crates/), which knows

@@ -9,6 +9,7 @@ use rocket::{catch, catchers, Catcher, Request};
 use rocket_dyn_templates::context;
 
 use super::page::{Html, Page};
+use super::paths::same_path;
 use crate::render::templates::PageName;
 
 pub fn catchers() -> Vec<Catcher> {
@@ -66,21 +67,6 @@ fn allowed_methods(req: &Request<'_>) -> Vec<Method> {
     methods
 }
 
-/// Whether a route path (with `<dynamic>` segments) matches `path`; a
-/// trailing slash does not count, as Rocket's routing ignores it.
-pub(super) fn same_path(route: &str, path: &str) -> bool {
-    let path = match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed,
-        _ => path,
-    };
-    let (route, path): (Vec<_>, Vec<_>) = (route.split('/').collect(), path.split('/').collect());
-    route.len() == path.len()
-        && route
-            .iter()
-            .zip(&path)
-            .all(|(r, p)| r == p || (r.starts_with('<') && r.ends_with('>') && !p.is_empty()))
-}
-
 /// An error page, with `Allow` when it is a `405`.
 struct ErrorPage {
     status: Status,
@@ -121,21 +107,5 @@ fn error(status: Status, req: &Request<'_>) -> ErrorPage {
         status,
         body,
         allow,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_path;
-
-    #[test]
-    fn route_paths_match_like_rockets() {
-        assert!(same_path("/login", "/login"));
-        assert!(same_path("/static/<file>", "/static/app.css"));
-        assert!(!same_path("/static/<file>", "/static/"));
-        assert!(!same_path("/login", "/login/x"));
-        assert!(!same_path("/", "/nope"));
-        assert!(same_path("/login", "/login/"));
-        assert!(same_path("/", "/"));
     }
 }

@@ -9,9 +9,8 @@ use rocket::http::uri::{Absolute, Origin};
 use rocket::http::Method;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Redirect, Responder};
-use rocket::{get, uri};
 
-use super::catchers::same_path;
+use super::paths::same_path;
 use crate::cookies;
 use crate::render::i18n::Lang;
 
@@ -28,18 +27,16 @@ pub fn of(req: &Request<'_>) -> Lang {
         .unwrap_or_else(|| Lang::negotiate(req.headers().get_one("Accept-Language")))
 }
 
-/// Remembers the language chosen with a page's link, then goes back to that
-/// page: the `Referer`'s path, when it is a page of this site (a path a
-/// `GET` route serves: an error page's address may be a form's), else `/`.
-#[get("/lang/<code>")]
-pub fn switch_language(code: &str, came_from: CameFrom) -> Option<LanguageRedirect> {
-    let lang = Lang::from_code(code)?;
-    let to = came_from.0.unwrap_or_else(|| uri!(super::routes::index));
-    Some(LanguageRedirect(lang, Redirect::to(to)))
-}
-
-/// The path of the page a request came from, when it is on this site.
+/// The path of the page a request came from, when it is on this site: a
+/// path a `GET` route serves (an error page's address may be a form's).
 pub struct CameFrom(Option<Origin<'static>>);
+
+impl CameFrom {
+    /// The page's path, if the request came from one of this site's.
+    pub fn page(self) -> Option<Origin<'static>> {
+        self.0
+    }
+}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for CameFrom {
@@ -77,6 +74,13 @@ impl<'r> FromRequest<'r> for CameFrom {
 
 /// A redirect that remembers a language.
 pub struct LanguageRedirect(Lang, Redirect);
+
+impl LanguageRedirect {
+    /// Remembers `lang`, then sends the browser to `to`.
+    pub fn new(lang: Lang, to: Origin<'static>) -> LanguageRedirect {
+        LanguageRedirect(lang, Redirect::to(to))
+    }
+}
 
 impl<'r> Responder<'r, 'static> for LanguageRedirect {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {

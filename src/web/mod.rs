@@ -1,8 +1,13 @@
 //! The web layer: what a request means. The tutorial's routes
-//! ([`routes`]), the language switch ([`lang`]), the frame every page
-//! shares ([`page`]) with its one-time notices ([`notices`]), CSRF
-//! protection for every form ([`csrf`]), the error pages ([`catchers`])
-//! and the security headers on every answer ([`headers`]).
+//! ([`routes`]) and its login on the session crate ([`login`]), the page's
+//! language ([`lang`]), the frame every page shares ([`page`]) with its
+//! one-time notices ([`notices`]), CSRF protection for every form
+//! ([`csrf`]), the error pages ([`catchers`]), route paths as Rocket
+//! matches them ([`paths`]), the security headers on every answer
+//! ([`headers`]), and request logs and metrics ([`telemetry`]).
+//!
+//! Files import one way: `routes` → `page` → `lang`, `notices`, `csrf`,
+//! `headers`; `catchers` → `page`; `lang`, `catchers` → `paths`.
 
 pub mod catchers;
 pub mod csrf;
@@ -11,6 +16,7 @@ pub mod lang;
 pub mod login;
 pub mod notices;
 pub mod page;
+pub mod paths;
 pub mod routes;
 pub mod telemetry;
 
@@ -54,7 +60,7 @@ pub fn stage() -> AdHoc {
                     set_entry,
                     healthz,
                     readyz,
-                    lang::switch_language,
+                    switch_language,
                     telemetry::metrics,
                     asset
                 ],

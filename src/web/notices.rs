@@ -196,13 +196,13 @@ pub struct NoticeRedirect {
 }
 
 impl NoticeRedirect {
-    /// Back to the login page, saying why the session the request carried
-    /// ended, if it did.
-    pub fn to_login(ended: Option<Ended>) -> NoticeRedirect {
+    /// To `to`, saying why the session the request carried ended, if it
+    /// did.
+    pub fn ended(ended: Option<Ended>, to: Origin<'static>) -> NoticeRedirect {
         NoticeRedirect {
             notice: ended.map(Notice::ended),
             left: Left::default(),
-            to: Redirect::to(rocket::uri!(super::routes::index)),
+            to: Redirect::to(to),
         }
     }
 }

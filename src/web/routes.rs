@@ -8,13 +8,15 @@ use rocket::{get, post, uri, Responder, State};
 use rocket_dyn_templates::context;
 use serde::Serialize;
 
-use rocket_sealed_sessions::{Durability, InsertError, Revocations, Session};
+use rocket_sealed_sessions::{Durability, Ended, InsertError, Revocations, Session};
 
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
+use super::lang::{CameFrom, LanguageRedirect};
 use super::login::{log_in, name_of, LoggedIn, LOGGED_IN_AT, NAME, RESERVED_KEYS};
 use super::notices::{Field, Left, Notice, NoticeRedirect};
 use super::page::{Html, Page};
 use crate::cookies::CookieSettings;
+use crate::render::i18n::Lang;
 use crate::render::templates::PageName;
 use crate::text::{self, is_settable_key, MAX_NAME_CHARS, MAX_SET_KEY_CHARS, MAX_VALUE_CHARS};
 
@@ -43,6 +45,21 @@ pub struct DeleteForm<'r> {
 }
 
 protected_forms!(LoginForm, LogoutForm, SetForm, DeleteForm);
+
+/// Back to the login page, saying why the session the request carried
+/// ended, if it did.
+fn to_login(ended: Option<Ended>) -> NoticeRedirect {
+    NoticeRedirect::ended(ended, uri!(index))
+}
+
+/// Remembers the language chosen with a page's link, then goes back to that
+/// page when it is one of this site's, else to `/`.
+#[get("/lang/<code>")]
+pub fn switch_language(code: &str, came_from: CameFrom) -> Option<LanguageRedirect> {
+    let lang = Lang::from_code(code)?;
+    let to = came_from.page().unwrap_or_else(|| uri!(index));
+    Some(LanguageRedirect::new(lang, to))
+}
 
 /// Checks a submitted name by the [`text`] rules; the trimmed name, or the
 /// notice that explains the refusal.
@@ -130,7 +147,7 @@ pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
 
 #[get("/output", rank = 2)]
 pub fn output_anonymous(session: Session<'_>) -> NoticeRedirect {
-    NoticeRedirect::to_login(session.ended())
+    to_login(session.ended())
 }
 
 /// The tutorial logs out on `GET /logout`; a link must not change state, so
@@ -142,7 +159,7 @@ pub fn logout_page(_user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
 
 #[get("/logout", rank = 2)]
 pub fn logout_page_anonymous(session: Session<'_>) -> NoticeRedirect {
-    NoticeRedirect::to_login(session.ended())
+    to_login(session.ended())
 }
 
 /// The tutorial's `session.clear()`, which here also ends the session on
@@ -160,7 +177,7 @@ pub async fn logout(_form: Csrf<LogoutForm<'_>>, mut session: Session<'_>) -> No
 pub async fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
     // A session that has just ended says why, as adding an entry does.
     if session.ended().is_some() {
-        return NoticeRedirect::to_login(session.ended());
+        return to_login(session.ended());
     }
     let key = form.0.key.unwrap_or_default();
     let logged_in = session.record().and_then(name_of).is_some();
@@ -190,7 +207,7 @@ pub async fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: Session<'_>) ->
 #[post("/session/set", data = "<form>")]
 pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
     if session.record().and_then(name_of).is_none() {
-        return NoticeRedirect::to_login(session.ended());
+        return to_login(session.ended());
     }
     let key = form.0.key.unwrap_or_default();
     let typed = form.0.value.unwrap_or_default();
@@ -221,7 +238,7 @@ pub fn set_entry(form: Csrf<SetForm<'_>>, mut session: Session<'_>) -> NoticeRed
         Ok(true) => Notice::EntryReplaced.redirect_with(key, uri!(output)),
         Err(InsertError::TooBig { room }) => refused(Notice::EntryTooBig, Some(room)),
         Err(InsertError::TooMany) => refused(Notice::EntryTooMany, None),
-        Err(InsertError::NoSession) => NoticeRedirect::to_login(session.ended()),
+        Err(InsertError::NoSession) => to_login(session.ended()),
     }
 }
 

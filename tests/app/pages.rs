@@ -274,7 +274,7 @@ fn the_language_link_remembers_the_choice_and_goes_back() {
 
     // From the output page of this site: back to it, in English.
     let response = client
-        .get(uri!(session_app::web::lang::switch_language("en")))
+        .get(uri!(session_app::routes::switch_language("en")))
         .header(Header::new("Host", "localhost"))
         .header(Header::new("Referer", "http://localhost/output?x=1"))
         .dispatch();
@@ -309,7 +309,7 @@ fn the_language_link_remembers_the_choice_and_goes_back() {
         None,
     ] {
         let mut request = client
-            .get(uri!(session_app::web::lang::switch_language("ja")))
+            .get(uri!(session_app::routes::switch_language("ja")))
             .header(Header::new("Host", "localhost"));
         if let Some(referer) = referer {
             request = request.header(Header::new("Referer", referer));
@@ -321,7 +321,7 @@ fn the_language_link_remembers_the_choice_and_goes_back() {
 
     // An unknown language is a 404.
     let response = client
-        .get(uri!(session_app::web::lang::switch_language("fr")))
+        .get(uri!(session_app::routes::switch_language("fr")))
         .dispatch();
     assert_eq!(response.status(), Status::NotFound);
 }
@@ -330,7 +330,7 @@ fn the_language_link_remembers_the_choice_and_goes_back() {
 fn behind_tls_the_language_cookie_is_secure_too() {
     let client = client_with(figment().merge(("session_cookie_secure", true)));
     let response = client
-        .get(uri!(session_app::web::lang::switch_language("en")))
+        .get(uri!(session_app::routes::switch_language("en")))
         .dispatch();
     let cookie = set_cookie(&response, &secure(LANG_COOKIE)).expect("__Host-lang");
     assert!(cookie.contains("Secure"), "{cookie}");
@@ -355,7 +355,7 @@ fn the_language_link_of_an_error_page_leads_to_a_page() {
     // A stale form's 403 is shown at the form's address, which only takes
     // a POST: the link goes to the front page instead of a 405.
     let response = client
-        .get(uri!(session_app::web::lang::switch_language("en")))
+        .get(uri!(session_app::routes::switch_language("en")))
         .header(Header::new("Host", "localhost"))
         .header(Header::new("Referer", "http://localhost/session/set"))
         .dispatch();

@@ -229,7 +229,7 @@ fn the_language_link_goes_back_over_http2_too() {
             .http2_only(true)
             .build_http::<String>();
         let request =
-            http::Request::get(server.url(uri!(session_app::web::lang::switch_language("en"))))
+            http::Request::get(server.url(uri!(session_app::routes::switch_language("en"))))
                 .header("Referer", server.url(uri!(routes::output)))
                 .body(String::new())
                 .unwrap();
