@@ -55,7 +55,11 @@ fn main() {
         .post("/login")
         .header(ContentType::Form)
         .cookie(Cookie::new(CSRF_COOKIE, csrf.clone()))
-        .body(format!("name=%E5%B1%B1%E7%94%B0&csrf_token={token}"))
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("name", "山田"), ("csrf_token", token)])
+                .finish(),
+        )
         .dispatch();
     let session = login
         .cookies()

@@ -17,16 +17,10 @@ const SERVICE_OPEN_FILES: u32 = 1024;
 /// nginx, or `None` with a message when it is missing outside CI (in CI
 /// its absence fails the test).
 pub fn nginx_program() -> Option<PathBuf> {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let message = "the nginx tests need nginx: install the Debian package `nginx`";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
-    }
-    found
+    super::installed(
+        &["/usr/sbin/nginx", "/usr/bin/nginx"],
+        "the nginx tests need nginx: install the Debian package `nginx`",
+    )
 }
 
 /// `deploy/nginx.conf` running in a folder of its own, on loopback ports.

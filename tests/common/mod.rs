@@ -158,22 +158,29 @@ pub fn post_raw<'c>(
 
 /// URL-encodes `fields` as `application/x-www-form-urlencoded`.
 pub fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Says why a test does nothing here and returns, outside CI; under CI,
+/// where everything a test needs is installed, fails it instead.
+pub fn skip_outside_ci(message: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("skipped: {message}");
+}
+
+/// The first of `paths` that is a file; else `None`, after
+/// [`skip_outside_ci`] with `missing` (what to install).
+pub fn installed(paths: &[&str], missing: &str) -> Option<std::path::PathBuf> {
+    let found = paths
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.is_file());
+    if found.is_none() {
+        skip_outside_ci(missing);
+    }
+    found
 }
 
 /// Logs in as `name` through the form; returns the response to the POST.

@@ -22,6 +22,8 @@ use rustls::{ClientConfig, RootCertStore};
 
 /// A throwaway 256-bit key for test servers.
 pub const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+/// Another throwaway key: a rotation's next one, or another site's.
+pub const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::front::{nginx_program, Front};
-use common::server::{eventually, free_port, https, Agent, Response, Server};
+use common::server::{eventually, free_port, https, Agent, Response, Server, OTHER_KEY};
 use common::{form_body, secure, token_in, SESSION_COOKIE};
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream as TokioTcpStream;
@@ -26,7 +26,6 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use session_app::routes;
 
-const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 const CLIENTS: usize = 24;
 /// The timeouts the file sets, in seconds.
 const HEADER_TIMEOUT: u64 = 10;

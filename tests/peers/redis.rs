@@ -27,17 +27,10 @@ use rocket::uri;
 use session_app::routes;
 
 fn redis_program() -> Option<PathBuf> {
-    let found = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let message =
-            "the Redis tests need redis-server: install the Debian package `redis-server`";
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
-    }
-    found
+    common::installed(
+        &["/usr/bin/redis-server", "/usr/local/bin/redis-server"],
+        "the Redis tests need redis-server: install the Debian package `redis-server`",
+    )
 }
 
 /// A Redis server on a loopback port, without persistence, until dropped.

@@ -247,9 +247,7 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !mounted {
-            let message = "mounting a 64 KiB tmpfs needs root";
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("skipped: {message}");
+            common::skip_outside_ci("mounting a 64 KiB tmpfs needs root");
             return None;
         }
         Some(SmallDisk(folder))

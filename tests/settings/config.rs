@@ -17,8 +17,7 @@ use rocket_sealed_sessions::Expiry;
 use session_app::config::{AppConfig, DEV_SECRET_KEY};
 use std::time::Duration;
 
-const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
-const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
+use common::server::{OTHER_KEY, TEST_KEY};
 
 fn refusal(figment: Figment) -> String {
     match Client::tracked(session_app::rocket_with(figment.clone())) {
@@ -114,7 +113,7 @@ fn a_malformed_key_stops_the_binary_without_printing_it() {
 fn release_starts_with_a_key_of_its_own() {
     let release = common::figment()
         .select("release")
-        .merge(("secret_key", A_KEY));
+        .merge(("secret_key", TEST_KEY));
     let client = Client::tracked(session_app::rocket_with(release)).expect("starts");
     assert_eq!(
         common::login(&client, "太郎").status(),
@@ -214,7 +213,7 @@ fn environment_variables_configure_everything() {
     Jail::expect_with(|jail| {
         jail.set_env("ROCKET_TEMPLATE_DIR", TEMPLATES);
         jail.set_env("ROCKET_PROFILE", "release");
-        jail.set_env("ROCKET_SECRET_KEY", A_KEY);
+        jail.set_env("ROCKET_SECRET_KEY", TEST_KEY);
         jail.set_env("ROCKET_PORT", "9123");
         jail.set_env("ROCKET_ADDRESS", "0.0.0.0");
         jail.set_env("ROCKET_SESSION_IDLE_TIMEOUT", "60");
@@ -244,7 +243,7 @@ fn environment_variables_configure_everything() {
 fn release_refuses_the_development_key_as_a_fallback() {
     let release = common::figment()
         .select("release")
-        .merge(("secret_key", A_KEY))
+        .merge(("secret_key", TEST_KEY))
         .merge(("secret_key_fallbacks", [OTHER_KEY, DEV_SECRET_KEY]));
     let message = refusal(release);
     assert!(
@@ -419,7 +418,7 @@ fn thread_counts_rocket_would_panic_on_are_refused_in_one_line() {
 fn a_settings_file_that_is_not_toml_is_refused_in_one_line_without_its_text() {
     let dir = scratch("not-toml");
     // The broken line holds a key: the refusal says where, not what.
-    let text = format!("[release]\nsecret_key = \"{A_KEY}\nport = 8000\n");
+    let text = format!("[release]\nsecret_key = \"{TEST_KEY}\nport = 8000\n");
     let named = dir.join("settings.toml");
     std::fs::write(&named, &text).unwrap();
     let line = refused_line(&[("ROCKET_CONFIG", named.to_str().unwrap())]);
@@ -430,7 +429,7 @@ fn a_settings_file_that_is_not_toml_is_refused_in_one_line_without_its_text() {
         )),
         "{line}"
     );
-    assert!(!line.contains(A_KEY) && !line.contains("hPRY"), "{line}");
+    assert!(!line.contains(TEST_KEY) && !line.contains("hPRY"), "{line}");
 
     // The same for Rocket.toml, found without ROCKET_CONFIG.
     std::fs::write(dir.join("Rocket.toml"), &text).unwrap();
@@ -439,7 +438,7 @@ fn a_settings_file_that_is_not_toml_is_refused_in_one_line_without_its_text() {
         line.contains("Rocket.toml` is not valid TOML at line 2"),
         "{line}"
     );
-    assert!(!line.contains(A_KEY), "{line}");
+    assert!(!line.contains(TEST_KEY), "{line}");
 }
 
 #[test]
@@ -531,7 +530,7 @@ fn keys_with_almost_no_entropy_are_refused_without_being_shown() {
     let fallbacks = format!("[\"{OTHER_KEY}\", \"{WEAK_KEY}\"]");
     let line = refused_line(&[
         release,
-        ("ROCKET_SECRET_KEY", A_KEY),
+        ("ROCKET_SECRET_KEY", TEST_KEY),
         ("ROCKET_SECRET_KEY_FALLBACKS", &fallbacks),
     ]);
     assert!(
