@@ -217,11 +217,14 @@ pub(crate) enum Compaction {
     FromMemory,
     /// Never while running: the owner empties it ([`FileLog::clear`]),
     /// as the Redis spool does once Redis holds what it queued.
+    #[cfg(feature = "redis")]
     ByOwner,
 }
 
 /// The file itself, opened: what [`FileStore`] and the Redis spool write.
 pub(crate) struct FileLog {
+    /// Shared with the writer thread; read here only to empty the spool.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     state: Arc<Mutex<State>>,
     /// To the writer thread, which ends once this is dropped.
     jobs: mpsc::Sender<Job>,
@@ -349,6 +352,7 @@ impl FileLog {
 
     /// Empties the file (for a store whose owner has put its lines
     /// elsewhere, as the Redis spool does once Redis has them).
+    #[cfg(feature = "redis")]
     pub(crate) fn clear(&self) -> io::Result<()> {
         let mut state = self
             .state
