@@ -1,4 +1,4 @@
-# Shared by bench/load.sh and bench/instructions.sh (sourced, not run,
+# Shared by bench/load.sh, bench/peer.sh and bench/instructions.sh (sourced, not run,
 # from the repository's root). Makes $work, a scratch folder, and stops
 # every server started here (their pids in the pids array) when the
 # script exits, however it exits.
@@ -62,3 +62,27 @@ log_in() {
   curl -fs -i -H "Cookie: $cookie" "$url/output" >"$work/capture"
   grep -q '^HTTP/1.1 200' "$work/capture" || { echo "bench: /output did not answer 200" >&2; exit 1; }
 }
+
+# CPU ticks a process has used, user and system.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# load NAME PID URL [wrk args...]: one wrk run (-t1, $CONNECTIONS connections,
+# $DURATION seconds); sets rps, p99 (ms), bad (non-2xx/3xx) and cpu (µs/req).
+load() {
+  local name=$1 pid=$2 url=$3; shift 3
+  local before after
+  before=$(ticks "$pid")
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/$name.out"
+  after=$(ticks "$pid")
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$name.out")
+  requests=$(awk '/requests in/ {print $1}' "$work/$name.out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/$name.out")
+  bad=$(awk '/Non-2xx or 3xx/ {print $5}' "$work/$name.out"); bad=${bad:-0}
+  cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+}
+
+# median VALUES...: the middle value (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+
+# verdict HOLDS TEXT: PASS or MISS for a target.
+verdict() { if [ "$1" = 1 ]; then echo "PASS  $2"; else echo "MISS  $2"; fi; }

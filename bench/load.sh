@@ -79,22 +79,6 @@ request = function()
 end
 LUA
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-# load NAME PID URL [wrk args...]: one wrk run; sets rps_, p99_, bad_, cpu_.
-load() {
-  local name=$1 pid=$2 url=$3; shift 3
-  local before after
-  before=$(ticks "$pid")
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$work/$name.out"
-  after=$(ticks "$pid")
-  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$name.out")
-  requests=$(awk '/requests in/ {print $1}' "$work/$name.out")
-  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/$name.out")
-  bad=$(awk '/Non-2xx or 3xx/ {print $5}' "$work/$name.out"); bad=${bad:-0}
-  cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
-}
-
 echo "bench: $(nproc) cores, $ROUNDS interleaved rounds, wrk -t1 -c$CONNECTIONS -d${DURATION}s each, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-6s %-12s %12s %10s %12s %8s\n' round side "req/s" "p99 ms" "CPU µs/req" non-2xx
 ratios=(); login_ratios=(); app_p99s=(); floor_p99s=(); burn_ratios=(); burn_p99s=(); bad_total=0
@@ -125,7 +109,6 @@ for round in $(seq "$ROUNDS"); do
   login_ratios+=("$(awk -v a="$rps" -v f="$floor_rps" 'BEGIN {printf "%.3f", a / f}')")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 ratio=$(median "${ratios[@]}")
 login_ratio=$(median "${login_ratios[@]}")
 app_p99=$(median "${app_p99s[@]}")
@@ -142,7 +125,6 @@ if [ -n "$burn" ]; then
   burn_p99=$(median "${burn_p99s[@]}")
   echo "floor burning $burn rounds per request: per-round ratios ${burn_ratios[*]}; median ratio $(median "${burn_ratios[@]}"); median p99 $burn_p99 ms (x$(awk -v a="$burn_p99" -v f="$floor_p99" 'BEGIN {printf "%.2f", a / f}'))"
 fi
-verdict() { if [ "$1" = 1 ]; then echo "PASS  $2"; else echo "MISS  $2"; fi; }
 verdict "$(awk -v r="$ratio" 'BEGIN {print (r >= 0.70)}')" "/output reaches >= 0.70 of the floor ($ratio)"
 verdict "$(awk -v r="$p99_ratio" 'BEGIN {print (r <= 1.4)}')" "/output p99 at most 1.4x the floor's (x$p99_ratio)"
 verdict "$(awk -v m="$app_hwm" 'BEGIN {print (m < 32)}')" "peak resident memory under 32 MiB ($app_hwm MiB)"

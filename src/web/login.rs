@@ -1,9 +1,10 @@
-//! The tutorial's login, on the session crate: a session is started for
-//! the name typed (its subject), and keeps it in the `name` entry with the
-//! time of the login. [`LoggedIn`] is the guard that proves one.
+//! The tutorial's login, on the session crate: a fresh session keeps the
+//! name typed in its `name` entry, with the time of the login.
+//! [`LoggedIn`] is the guard that proves one.
 //!
-//! A name typed without a password is no identity, so this app offers no
-//! "log out everywhere": the crate's example shows it.
+//! A name typed without a password is no identity (two people may type
+//! the same one), so sessions here are bound to no subject, and the app
+//! offers no "log out everywhere": the crate's example shows it.
 
 use std::convert::Infallible;
 use std::time::SystemTime;
@@ -23,10 +24,11 @@ pub const LOGGED_IN_AT: &str = "logged_in_at";
 pub const RESERVED_KEYS: [&str; 2] = [NAME, LOGGED_IN_AT];
 
 /// The tutorial's `session["name"] = name`: a fresh session (a new
-/// identifier) for `name`, holding it and the time of the login.
+/// identifier), bound to no subject, holding the name and the time of the
+/// login.
 pub fn log_in(session: &mut Session<'_>, name: &str) -> Result<(), InsertError> {
     let at = rfc3339(session.now());
-    session.start_with(name, [(NAME, name), (LOGGED_IN_AT, at.as_str())])
+    session.start_with(None, [(NAME, name), (LOGGED_IN_AT, at.as_str())])
 }
 
 /// The logged-in name of a session: a non-empty `name` entry is the one

@@ -77,16 +77,11 @@ impl Expiry {
         Duration::from_millis(self.absolute)
     }
 
-    /// A session for `subject` started at `at`, its absolute end sealed in
-    /// it: a later setting may end it sooner, never later. `None` for a
-    /// subject [`Record::new`] refuses.
-    pub(crate) fn start(&self, subject: &str, at: Millis) -> Option<Record> {
-        use crate::clock::from_millis;
-        Record::new(
-            subject,
-            from_millis(at),
-            from_millis(at.saturating_add(self.absolute)),
-        )
+    /// A session for `subject` (or none) started at `at`, its absolute end
+    /// sealed in it: a later setting may end it sooner, never later. `None`
+    /// for a subject [`Record::new`] refuses.
+    pub(crate) fn start(&self, subject: Option<&str>, at: Millis) -> Option<Record> {
+        Record::started(subject, at, at.saturating_add(self.absolute))
     }
 
     /// Judges `record` at time `now`.
@@ -156,7 +151,7 @@ mod tests {
     const MIN: Millis = 60_000;
 
     fn start(e: &Expiry, at: Millis) -> Record {
-        e.start("a", at).unwrap()
+        e.start(Some("a"), at).unwrap()
     }
 
     fn expiry() -> Expiry {

@@ -197,14 +197,16 @@ impl<'r> Session<'r> {
     /// nothing changed, for an empty subject or one longer than
     /// [`MAX_SUBJECT_BYTES`](crate::limits::MAX_SUBJECT_BYTES).
     pub fn start(&mut self, subject: &str) -> Result<(), InsertError> {
-        self.start_with(subject, [])
+        self.start_with(Some(subject), [])
     }
 
     /// [`Session::start`] with `entries` in it from the start: one cookie
-    /// sealed, not one per entry.
+    /// sealed, not one per entry. With no subject, the session is bound to
+    /// nobody (an app without identities): [`Session::log_out_everywhere`]
+    /// then does nothing for it, and its logout ends it as any other.
     pub fn start_with<'a>(
         &mut self,
-        subject: &str,
+        subject: Option<&str>,
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), InsertError> {
         let now = self.rules.clock.millis();
@@ -287,9 +289,10 @@ impl<'r> Session<'r> {
         true
     }
 
-    /// Takes the live session's subject away, keeping its entries: its
-    /// identifier is revoked, as at logout, and what stays is kept under a
-    /// new one without a subject. `None` when there is no session; else
+    /// Takes the live session's subject away (if it has one), keeping its
+    /// entries: its identifier is revoked, as at logout, and what stays is
+    /// kept under a new one without a subject: a copy of the cookie from
+    /// before no longer opens. `None` when there is no session; else
     /// what the store did with the revocation.
     pub async fn detach_subject(&mut self) -> Option<Durability> {
         let record = self.current.as_ref()?.clone().into_owned();

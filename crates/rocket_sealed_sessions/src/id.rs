@@ -33,8 +33,16 @@ impl SessionId {
     /// assert_eq!(SessionId::from_hex("not hex"), None);
     /// ```
     pub fn from_hex(text: &str) -> Option<SessionId> {
-        let bytes = from_hex(text)?;
-        Some(SessionId(bytes.try_into().ok()?))
+        // Read on every request: into the array, without an allocation.
+        let digits = text.as_bytes();
+        if digits.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(SessionId(bytes))
     }
 }
 
@@ -61,15 +69,19 @@ pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !digits.len().is_multiple_of(2) {
         return None;
     }
-    let nibble = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        _ => None,
-    };
     digits
         .chunks_exact(2)
         .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
         .collect()
+}
+
+/// One lowercase hex digit's value.
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

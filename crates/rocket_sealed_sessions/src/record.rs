@@ -44,13 +44,17 @@ impl Record {
     /// say later. Returns `None` for an empty subject or one longer than
     /// [`MAX_SUBJECT_BYTES`].
     pub fn new(subject: &str, at: SystemTime, ends: SystemTime) -> Option<Record> {
-        let at = to_millis(at);
+        Record::started(Some(subject), to_millis(at), to_millis(ends))
+    }
+
+    /// [`Record::new`], for a subject or none, in [`Millis`].
+    pub(crate) fn started(subject: Option<&str>, at: Millis, ends: Millis) -> Option<Record> {
         let record = Record {
             id: SessionId::random(),
-            subject: Some(subject.to_owned()),
+            subject: subject.map(str::to_owned),
             created: at,
             last_seen: at,
-            ends: to_millis(ends).max(at),
+            ends: ends.max(at),
             entries: BTreeMap::new(),
             attachment: None,
         };
