@@ -40,7 +40,7 @@ fn main() {
         .and_then(|n| n.parse().ok());
     let figment = session_app::config::figment()
         .select("release")
-        .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+        .merge(("secret_key", "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc="))
         .merge(("log_level", "off"));
     let client = Client::untracked(session_app::rocket_with(figment)).unwrap();
 

@@ -24,7 +24,7 @@ const MEMORY_SAMPLE: usize = 1_000_000;
 const ROUNDS: usize = 9;
 const REQUESTS_PER_ROUND: usize = 20_000;
 const REVOCATIONS_PER_ROUND: usize = 2_000;
-const KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 
 /// A store file holding `count` revocations that run for another day, in
 /// the embedded store's format (`<32 hex digits> <until ms>` a line).

@@ -28,6 +28,20 @@ use crate::text::LARGEST_FORM_BYTES;
 /// A release build refuses to start with it.
 pub const DEV_SECRET_KEY: &str = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
 
+/// The key printed in Rocket's documentation and its `examples/config`:
+/// public, so anyone could seal sessions for an app that copied it.
+pub const ROCKET_DOCS_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+
+/// Keys anyone can read, refused where [`Build::refuses_dev_key`] says, with
+/// what each is.
+const PUBLIC_KEYS: [(&str, &str); 2] = [
+    (DEV_SECRET_KEY, "the committed development key"),
+    (
+        ROCKET_DOCS_KEY,
+        "the key published in Rocket's documentation",
+    ),
+];
+
 /// The message shown when a release build has no key of its own.
 const KEY_HINT: &str =
     "generate one with `openssl rand -base64 32` and pass it as ROCKET_SECRET_KEY";
@@ -135,7 +149,7 @@ fn check_toml(path: &Path) -> Result<(), Refusal> {
         path: path.to_owned(),
         error: e.to_string(),
     })?;
-    Toml::from_str::<Dict>(&text).map(drop).map_err(|e| {
+    let dict = Toml::from_str::<Dict>(&text).map_err(|e| {
         let at = e
             .span()
             .and_then(|span| text.get(..span.start))
@@ -150,7 +164,20 @@ fn check_toml(path: &Path) -> Result<(), Refusal> {
             at,
             why: one_line(e.message()),
         }
-    })
+    })?;
+    // Each top-level key names a profile: `port = 9000` written above
+    // `[default]` would be a profile called `port`, and every setting
+    // would then fail to read.
+    match dict
+        .iter()
+        .find(|(_, value)| !matches!(value, Value::Dict(..)))
+    {
+        Some((key, _)) => Err(Refusal::OutsideProfile {
+            path: path.to_owned(),
+            key: key.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Why the app refused to start. Each says what to do in one line, and
@@ -184,20 +211,27 @@ pub enum Refusal {
     DebugLogInRelease,
     /// `log_format` is neither `text` nor `json`.
     LogFormat,
-    /// A `session_*` setting the app does not read: a misspelling.
-    UnknownSetting { key: String, from: String },
+    /// A setting neither Rocket nor the app reads: a misspelling, named
+    /// with the setting it is closest to, if any.
+    UnknownSetting {
+        key: String,
+        from: String,
+        near: Option<String>,
+    },
+    /// A key of the settings file outside every profile (`[default]`, …).
+    OutsideProfile { path: PathBuf, key: String },
     /// No `secret_key` in a profile that needs one.
     NoSecretKey { profile: String },
     /// `secret_key` does not read as a key.
     SecretKeyUnreadable,
     /// `secret_key` has too few distinct bytes to be random.
     SecretKeyNotRandom,
-    /// `secret_key` is the committed development key, in release.
-    SecretKeyIsDevelopment,
+    /// `secret_key` is a public key (see `PUBLIC_KEYS`), in release.
+    SecretKeyIsPublic { which: &'static str },
     /// A fallback key has too few distinct bytes to be random.
     FallbackNotRandom { index: usize },
-    /// A fallback key is the committed development key, in release.
-    FallbackIsDevelopment { index: usize },
+    /// A fallback key is a public key, in release.
+    FallbackIsPublic { index: usize, which: &'static str },
     /// `limits.form` is smaller than the app's own forms.
     FormLimit { limit: u64, needed: u64 },
     /// The session cookie would take the name of another of the app's.
@@ -257,10 +291,21 @@ impl fmt::Display for Refusal {
                 "log_level `debug` is refused in a release build: it logs names, CSRF tokens, \
                  cookies and Authorization headers; use `normal`, or `critical` or `off` for less",
             ),
-            Refusal::UnknownSetting { key, from } => write!(
+            Refusal::UnknownSetting { key, from, near } => write!(
                 f,
-                "unknown setting `{key}`{from}: check its spelling; the session settings are {}",
+                "unknown setting `{key}`{from}: {} The session settings are {}; \
+                 docs/operations.md lists every setting.",
+                match near {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "check its spelling.".to_owned(),
+                },
                 session_keys().collect::<Vec<_>>().join(", ")
+            ),
+            Refusal::OutsideProfile { path, key } => write!(
+                f,
+                "`{key}` in the settings file `{}` is outside a profile: put it under \
+                 [default] (or [debug], [release])",
+                path.display()
             ),
             Refusal::NoSecretKey { profile } => {
                 write!(f, "no secret key in the {profile} profile: {KEY_HINT}")
@@ -272,18 +317,19 @@ impl fmt::Display for Refusal {
                 f,
                 "secret_key has too few distinct bytes to be a random key: {KEY_HINT}"
             ),
-            Refusal::SecretKeyIsDevelopment => write!(
+            Refusal::SecretKeyIsPublic { which } => write!(
                 f,
-                "the committed development secret key is refused in release: {KEY_HINT}"
+                "secret_key is {which}, which anyone can read (and so seal sessions with): \
+                 refused in release; {KEY_HINT}"
             ),
             Refusal::FallbackNotRandom { index } => write!(
                 f,
                 "secret_key_fallbacks[{index}] has too few distinct bytes to be a random key: \
                  drop it from the list (a key this guessable protects nothing)"
             ),
-            Refusal::FallbackIsDevelopment { index } => write!(
+            Refusal::FallbackIsPublic { index, which } => write!(
                 f,
-                "secret_key_fallbacks[{index}] is the committed development key, refused in \
+                "secret_key_fallbacks[{index}] is {which}, which anyone can read: refused in \
                  release"
             ),
             Refusal::FormLimit { limit, needed } => write!(
@@ -347,7 +393,7 @@ fn check_with(figment: &Figment, build: Build) -> Result<(), Refusal> {
     let rocket_config = rocket_config(figment)?;
     check_log_level(&rocket_config, build)?;
     log_settings(figment)?;
-    check_session_keys(figment)?;
+    check_unknown_keys(figment)?;
     check_cookie_name(figment)?;
     check_secret_key(figment, build)?;
     check_fallback_keys(figment, build.refuses_dev_key(figment))?;
@@ -495,21 +541,35 @@ fn check_cookie_name(figment: &Figment) -> Result<(), Refusal> {
     }
 }
 
-/// Every `session_*` key must be one the session layer reads:
-/// a misspelled one (`ROCKET_SESSION_IDEL_TIMEOUT`, a typo in the file)
-/// would be ignored and its default used without a word.
-fn check_session_keys(figment: &Figment) -> Result<(), Refusal> {
+/// The settings the app reads beside Rocket's own and the session's.
+const APP_KEYS: [&str; 4] = [
+    "template_dir",
+    "log_format",
+    // `ROCKET_CONFIG` and `ROCKET_PROFILE` as figment reads them.
+    "config",
+    "profile",
+];
+
+/// Every setting must be one Rocket, the session layer or the app reads:
+/// a misspelled one (`ROCKET_SESSION_IDEL_TIMEOUT`, `ROCKET_COOKIE_SECURE`
+/// for `session_cookie_secure`, a typo in the file) would be ignored and
+/// its default used without a word. The refusal names the closest setting.
+fn check_unknown_keys(figment: &Figment) -> Result<(), Refusal> {
     // Unreadable settings are reported with Rocket's, before this.
     let Ok(settings) = figment.extract::<Dict>() else {
         return Ok(());
     };
-    let unknown = settings.keys().find(|key| {
-        key.to_ascii_lowercase().starts_with("session_")
-            && !session_keys().any(|known| known == key.as_str())
-    });
+    let known: Vec<&str> = rocket::Config::PARAMETERS
+        .iter()
+        .copied()
+        .chain(session::KEYS)
+        .chain(APP_KEYS)
+        .collect();
+    let unknown = settings.keys().find(|key| !known.contains(&key.as_str()));
     let Some(key) = unknown else {
         return Ok(());
     };
+    let near = nearest(key, &known).map(str::to_owned);
     let from = match figment.find_metadata(key) {
         Some(metadata) => match &metadata.source {
             Some(Source::File(path)) => format!(" in {}", path.display()),
@@ -526,7 +586,45 @@ fn check_session_keys(figment: &Figment) -> Result<(), Refusal> {
     Err(Refusal::UnknownSetting {
         key: key.clone(),
         from,
+        near,
     })
+}
+
+/// The known setting `key` most likely meant: one a typo or two away, or
+/// one that ends in it (`revocation_store` for
+/// `session_revocation_store`).
+fn nearest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let key = key.to_ascii_lowercase();
+    let by_suffix = known
+        .iter()
+        .find(|k| k.ends_with(&format!("_{key}")))
+        .copied();
+    let by_typo = known
+        .iter()
+        .map(|k| (edits(&key, k), *k))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k);
+    by_typo.or(by_suffix)
+}
+
+/// How many one-character insertions, deletions or substitutions turn `a`
+/// into `b` (Levenshtein).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// A number without a fraction, signed or not, as written.
@@ -569,10 +667,13 @@ fn check_secret_key(figment: &Figment, build: Build) -> Result<(), Refusal> {
         return Err(Refusal::SecretKeyNotRandom);
     }
     // Compared as keys, so the same key written in hex is refused too.
-    if build.refuses_dev_key(figment)
-        && key == rocket::config::SecretKey::derive_from(&dev_key_bytes())
-    {
-        return Err(Refusal::SecretKeyIsDevelopment);
+    if build.refuses_dev_key(figment) {
+        if let Some((_, which)) = PUBLIC_KEYS
+            .iter()
+            .find(|(public, _)| key == rocket::config::SecretKey::derive_from(&key_bytes(public)))
+        {
+            return Err(Refusal::SecretKeyIsPublic { which });
+        }
     }
     Ok(())
 }
@@ -611,9 +712,9 @@ fn looks_random(key: &[u8]) -> bool {
     seen.iter().filter(|s| **s).count() >= MIN_DISTINCT_KEY_BYTES
 }
 
-/// The bytes of [`DEV_SECRET_KEY`].
-fn dev_key_bytes() -> Vec<u8> {
-    decode_key_text(DEV_SECRET_KEY).expect("the development key is valid base64")
+/// The bytes of a key of [`PUBLIC_KEYS`].
+fn key_bytes(public: &str) -> Vec<u8> {
+    decode_key_text(public).expect("BUG: the public keys are valid base64")
 }
 
 /// The app's rules on `secret_key_fallbacks`, beyond the session layer's
@@ -624,7 +725,10 @@ fn check_fallback_keys(figment: &Figment, refuse_dev_key: bool) -> Result<(), Re
     let Ok(Value::Array(_, entries)) = figment.find_value("secret_key_fallbacks") else {
         return Ok(());
     };
-    let dev_key = key_from_bytes(&dev_key_bytes());
+    let public: Vec<_> = PUBLIC_KEYS
+        .iter()
+        .filter_map(|(text, which)| Some((key_from_bytes(&key_bytes(text))?, *which)))
+        .collect();
     for (index, entry) in entries.iter().enumerate() {
         let Some(bytes) = entry.as_str().and_then(|text| decode_key_text(text).ok()) else {
             continue;
@@ -635,14 +739,13 @@ fn check_fallback_keys(figment: &Figment, refuse_dev_key: bool) -> Result<(), Re
         if !looks_random(&bytes) {
             return Err(Refusal::FallbackNotRandom { index });
         }
-        // The development key is public: as a fallback it would let
-        // anyone seal a session the release build accepts.
-        if refuse_dev_key
-            && dev_key
-                .as_ref()
-                .is_some_and(|dev| dev.master() == key.master())
-        {
-            return Err(Refusal::FallbackIsDevelopment { index });
+        // A public key as a fallback would let anyone seal a session the
+        // release build accepts.
+        let found = public
+            .iter()
+            .find(|(known, _)| known.master() == key.master());
+        if let (true, Some((_, which))) = (refuse_dev_key, found) {
+            return Err(Refusal::FallbackIsPublic { index, which });
         }
     }
     Ok(())
@@ -656,7 +759,7 @@ mod tests {
     use cookie::Key;
     use std::time::Duration;
 
-    const A_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+    const A_KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 
     /// The app's base with the repository's templates and a revocation
     /// file of its own (tests run at once, and a file serves one user), in
@@ -726,36 +829,39 @@ mod tests {
     }
 
     #[test]
-    fn a_release_build_refuses_the_development_key_under_every_profile() {
-        let hex: String = dev_key_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        for profile in [
-            "debug",
-            "default",
-            "prod",
-            "production",
-            "release",
-            "staging",
+    fn a_release_build_refuses_the_public_keys_under_every_profile() {
+        for (public, says) in [
+            (DEV_SECRET_KEY, "the committed development key"),
+            (ROCKET_DOCS_KEY, "published in Rocket's documentation"),
         ] {
-            for key in [DEV_SECRET_KEY, hex.as_str()] {
-                let as_key = figment(profile, &[("secret_key", key.into())]);
-                let refused = AppConfig::validate(&as_key, Build::Release).unwrap_err();
-                assert!(
-                    refused.to_string().contains("development"),
-                    "{profile}: {refused}"
-                );
+            let hex: String = key_bytes(public)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            for profile in [
+                "debug",
+                "default",
+                "prod",
+                "production",
+                "release",
+                "staging",
+            ] {
+                for key in [public, hex.as_str()] {
+                    let as_key = figment(profile, &[("secret_key", key.into())]);
+                    let refused = AppConfig::validate(&as_key, Build::Release).unwrap_err();
+                    assert!(refused.to_string().contains(says), "{profile}: {refused}");
+                    assert!(!refused.to_string().contains(public), "never echoed");
 
-                let as_fallback = figment(
-                    profile,
-                    &[
-                        ("secret_key", A_KEY.into()),
-                        ("secret_key_fallbacks", vec![key].into()),
-                    ],
-                );
-                let refused = AppConfig::validate(&as_fallback, Build::Release).unwrap_err();
-                assert!(
-                    refused.to_string().contains("development"),
-                    "{profile}: {refused}"
-                );
+                    let as_fallback = figment(
+                        profile,
+                        &[
+                            ("secret_key", A_KEY.into()),
+                            ("secret_key_fallbacks", vec![key].into()),
+                        ],
+                    );
+                    let refused = AppConfig::validate(&as_fallback, Build::Release).unwrap_err();
+                    assert!(refused.to_string().contains(says), "{profile}: {refused}");
+                }
             }
         }
         // A debug build keeps `cargo run` working with the committed key.
@@ -926,7 +1032,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_session_settings_are_refused() {
+    fn unknown_settings_are_refused_with_the_nearest_name() {
         for key in [
             "session_idel_timeout",
             "session_cookie",
@@ -951,8 +1057,38 @@ mod tests {
             let set_here = DEFAULTS.contains(&format!("{known} ="));
             assert_eq!(set_here, known == "session_redis_prefix", "{known}");
         }
-        // Other settings are Rocket's or the app's: not this rule's.
-        assert!(config(&[("sessions", 1.into())]).is_ok());
+        // Any other setting nobody reads, named with what it is closest to.
+        for (key, near) in [
+            ("sesion_revocation_store", Some("session_revocation_store")),
+            ("revocation_store", Some("session_revocation_store")),
+            ("cookie_secure", Some("session_cookie_secure")),
+            ("idle_timeout", Some("session_idle_timeout")),
+            ("prot", Some("port")),
+            ("log_formt", Some("log_format")),
+            ("sessions", None),
+            ("databases", None),
+        ] {
+            let refused = config(&[(key, 1.into())]).unwrap_err().to_string();
+            assert!(
+                refused.starts_with(&format!("unknown setting `{key}`")),
+                "{refused}"
+            );
+            match near {
+                Some(near) => assert!(
+                    refused.contains(&format!("did you mean `{near}`?")),
+                    "{refused}"
+                ),
+                None => assert!(refused.contains("check its spelling"), "{refused}"),
+            }
+        }
+        // Rocket's own settings, and the app's, are known.
+        for key in ["cli_colors", "keep_alive", "ident", "template_dir"] {
+            let set = config(&[(key, Value::from(true))]);
+            assert!(
+                !matches!(set, Err(Refusal::UnknownSetting { .. })),
+                "{key}: {set:?}"
+            );
+        }
         // Read by the Redis store (tests/peers/redis.rs spools to it).
         assert!(config(&[("session_revocation_spool", "/tmp/spool".into())]).is_ok());
         let empty = config(&[("session_revocation_spool", "".into())]).unwrap_err();

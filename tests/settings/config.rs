@@ -14,7 +14,7 @@ use figment::{Figment, Jail};
 use rocket::error::ErrorKind;
 use rocket::local::blocking::Client;
 use rocket_sealed_sessions::Expiry;
-use session_app::config::{AppConfig, DEV_SECRET_KEY};
+use session_app::config::{AppConfig, DEV_SECRET_KEY, ROCKET_DOCS_KEY};
 use std::time::Duration;
 
 use common::server::{OTHER_KEY, TEST_KEY};
@@ -46,6 +46,21 @@ fn release_refuses_the_committed_development_key() {
     let message = refusal(release);
     assert!(message.contains("development"), "{message}");
     assert!(!message.contains(DEV_SECRET_KEY), "the key is never echoed");
+}
+
+#[test]
+fn the_binary_in_release_refuses_the_key_from_rockets_documentation() {
+    // Rocket's docs and examples/config/Rocket.toml print this key: an app
+    // that copied it would accept sessions anyone can seal.
+    let line = refused_line(&[
+        ("ROCKET_PROFILE", "release"),
+        ("ROCKET_SECRET_KEY", ROCKET_DOCS_KEY),
+    ]);
+    assert!(
+        line.contains("secret_key is the key published in Rocket's documentation"),
+        "{line}"
+    );
+    assert!(!line.contains(ROCKET_DOCS_KEY), "the key is never echoed");
 }
 
 #[test]
@@ -282,7 +297,7 @@ fn the_binary_in_release_refuses_to_start_without_its_own_key() {
     ]);
     assert_eq!(status, Some(1), "{printed}");
     assert!(
-        printed.contains("development secret key is refused"),
+        printed.contains("secret_key is the committed development key"),
         "{printed}"
     );
 }
@@ -429,7 +444,10 @@ fn a_settings_file_that_is_not_toml_is_refused_in_one_line_without_its_text() {
         )),
         "{line}"
     );
-    assert!(!line.contains(TEST_KEY) && !line.contains("hPRY"), "{line}");
+    assert!(
+        !line.contains(TEST_KEY) && !line.contains(&TEST_KEY[..8]),
+        "{line}"
+    );
 
     // The same for Rocket.toml, found without ROCKET_CONFIG.
     std::fs::write(dir.join("Rocket.toml"), &text).unwrap();
@@ -487,15 +505,40 @@ fn rocket_config_must_name_a_settings_file() {
 }
 
 #[test]
-fn misspelled_session_settings_are_refused() {
+fn misspelled_settings_are_refused_with_the_right_spelling() {
     let line = refused_line(&[("ROCKET_SESSION_IDEL_TIMEOUT", "60")]);
     assert!(
         line.contains(
-            "unknown setting `session_idel_timeout` (set by ROCKET_SESSION_IDEL_TIMEOUT): check its spelling"
+            "unknown setting `session_idel_timeout` (set by ROCKET_SESSION_IDEL_TIMEOUT): did you mean `session_idle_timeout`?"
         ),
         "{line}"
     );
-    assert!(line.contains("session_idle_timeout"), "{line}");
+    // Near misses outside the `session_` names too.
+    for (variable, key, near) in [
+        (
+            "ROCKET_SESION_REVOCATION_STORE",
+            "sesion_revocation_store",
+            "session_revocation_store",
+        ),
+        (
+            "ROCKET_REVOCATION_STORE",
+            "revocation_store",
+            "session_revocation_store",
+        ),
+        (
+            "ROCKET_COOKIE_SECURE",
+            "cookie_secure",
+            "session_cookie_secure",
+        ),
+    ] {
+        let line = refused_line(&[(variable, "/tmp/x")]);
+        assert!(
+            line.contains(&format!(
+                "unknown setting `{key}` (set by {variable}): did you mean `{near}`?"
+            )),
+            "{line}"
+        );
+    }
 
     let file = scratch("misspelled").join("settings.toml");
     std::fs::write(&file, "[default]\nsession_cookie_secur = true\n").unwrap();
@@ -503,6 +546,19 @@ fn misspelled_session_settings_are_refused() {
     assert!(
         line.contains(&format!(
             "unknown setting `session_cookie_secur` in {}",
+            file.display()
+        )),
+        "{line}"
+    );
+
+    // A setting written above every profile is named, not taken for a
+    // profile of its own (which made every setting fail to read).
+    let file = scratch("outside-profile").join("settings.toml");
+    std::fs::write(&file, "port = 9000\n[default]\nworkers = 2\n").unwrap();
+    let line = refused_line(&[("ROCKET_CONFIG", file.to_str().unwrap())]);
+    assert!(
+        line.contains(&format!(
+            "`port` in the settings file `{}` is outside a profile: put it under [default]",
             file.display()
         )),
         "{line}"

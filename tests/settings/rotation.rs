@@ -14,7 +14,7 @@ use rocket::uri;
 use session_app::config::AppConfig;
 use session_app::routes;
 
-const OLD: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+const OLD: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 const NEW: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 /// A 512-bit key, the other length Rocket accepts.
 const OLDER: &str =

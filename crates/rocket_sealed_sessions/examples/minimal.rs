@@ -76,7 +76,7 @@ mod tests {
     use rocket::local::blocking::Client;
     use std::time::Duration;
 
-    const KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+    const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 
     fn client(store: &std::path::Path, clock: &Clock) -> Client {
         let figment = rocket::Config::figment()

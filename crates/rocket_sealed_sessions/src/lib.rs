@@ -46,7 +46,7 @@
 //!
 //! # let store = std::env::temp_dir().join(format!("quick-start-{}", std::process::id()));
 //! # let figment = rocket::Config::figment()
-//! #     .merge(("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+//! #     .merge(("secret_key", "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc="))
 //! #     .merge(("session_revocation_store", store.display().to_string()));
 //! let rocket = rocket::custom(figment)
 //!     .attach(Sessions::fairing())

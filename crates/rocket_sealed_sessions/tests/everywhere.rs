@@ -26,7 +26,7 @@ async fn everywhere(mut session: Session<'_>) {
     session.log_out_everywhere().await;
 }
 
-const KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 
 /// An instance on `url`, with a spool of its own in `folder`.
 async fn instance(url: &str, folder: &std::path::Path, name: &str) -> Client {
