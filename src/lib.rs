@@ -63,42 +63,52 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
 }
 
 /// The application on `clock`: every session rule reads the time from it.
-/// Each layer is a stage: the app's own rules first, then the session, the
-/// pages and the web layer.
+/// Each layer is a stage: the app's own rules first, then the pages, the
+/// session and the web layer.
 pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
     let refusals = Refusals::default();
     let sessions = Sessions::builder()
         .clock(clock)
         .on_refusal({
             let refusals = refusals.clone();
-            move |reason| refusals.record(reason)
+            move |reason| refusals.refused(reason)
         })
         .build();
     rocket::custom(figment)
         .manage(refusals)
+        // Each stage attaches the next only once its own checks pass, so a
+        // refused start opens nothing: no store, no lock file.
         .attach(config::stage(move |rocket| {
-            rocket
-                .attach(sessions)
-                .attach(render::stage())
-                // The app's headers replace Rocket's default shield: one layer.
-                .attach(Shield::new())
-                .attach(web::stage())
+            rocket.attach(render::stage(move |rocket| {
+                rocket
+                    .attach(sessions)
+                    // The app's headers replace Rocket's default shield: one layer.
+                    .attach(Shield::new())
+                    .attach(web::stage())
+            }))
         }))
 }
 
 /// Ignites `rocket`; a refusal comes back as the one line that says why.
 pub async fn ignite(rocket: Rocket<Build>) -> Result<Rocket<Ignite>, String> {
     let refusals = rocket.state::<Refusals>().cloned().unwrap_or_default();
+    // The caller says the one line: nothing else is logged for a refusal.
+    refusals.reported_by_caller();
     match rocket.ignite().await {
         Ok(ignited) => Ok(ignited),
-        Err(error) => {
-            // Rocket's own account goes to the log (and a Rocket error
-            // must be handled, or it panics when dropped).
-            let summary = error.pretty_print();
-            // Else one of Rocket's own checks (its settings, the routes).
-            Err(refusals
-                .first()
-                .unwrap_or_else(|| format!("{} ({summary}): see the log above", error.kind())))
-        }
+        Err(error) => match refusals.first() {
+            // Handled (a Rocket error must be, or it panics when dropped)
+            // without Rocket's own account, which names only the stage.
+            Some(reason) => {
+                let _ = error.kind();
+                Err(reason)
+            }
+            // One of Rocket's own checks (its settings, the routes): its
+            // account goes to the log.
+            None => {
+                let summary = error.pretty_print();
+                Err(format!("{} ({summary}): see the log above", error.kind()))
+            }
+        },
     }
 }

@@ -19,6 +19,9 @@ use session_app::{config, logger};
 /// use: so this is a plain `main`, not `#[rocket::main]`. Everything else
 /// is checked once, at ignition, by the stage that owns it.
 fn main() -> ExitCode {
+    if let Some(answer) = answer_without_starting(std::env::args().skip(1)) {
+        return answer;
+    }
     let figment = config::figment();
     let checked =
         config::check_before_runtime(&figment).and_then(|()| config::log_settings(&figment));
@@ -28,6 +31,40 @@ fn main() -> ExitCode {
     };
     rocket::execute(serve(figment))
 }
+
+/// The version.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `--version` and `--help`, answered without reading a setting or opening
+/// anything; any other argument is refused, since the app takes its
+/// settings from the environment and `Rocket.toml` only. `None`: start.
+fn answer_without_starting(mut args: impl Iterator<Item = String>) -> Option<ExitCode> {
+    let arg = args.next()?;
+    match arg.as_str() {
+        "--version" | "-V" => println!("session_app {VERSION}"),
+        "--help" | "-h" => print!("{HELP}"),
+        _ => {
+            // Quoted with its control characters escaped, and cut short.
+            let shown: String = arg.chars().take(64).collect();
+            eprintln!("session_app: unknown argument {shown:?}: see session_app --help");
+            return Some(ExitCode::from(2));
+        }
+    }
+    Some(ExitCode::SUCCESS)
+}
+
+const HELP: &str = "\
+session_app: the Flask cookie-session tutorial on Rocket 0.5.
+
+Usage: session_app [--version | --help]
+
+It takes no other argument. Its settings come from Rocket.toml (in the
+working folder or a parent; ROCKET_CONFIG names another file), then from
+ROCKET_* environment variables, in the profile ROCKET_PROFILE names
+(release in a release build). Outside the debug profile it needs a key of
+its own: ROCKET_SECRET_KEY=\"$(openssl rand -base64 32)\".
+Every setting, with its default: docs/operations.md.
+";
 
 /// The one line a refused start writes.
 fn refuse(reason: &str) -> ExitCode {
@@ -71,6 +108,7 @@ fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
         Err(e) => format!("not raised ({e})"),
     };
     log::info!(
+        version = VERSION,
         address = config.address.to_string().as_str(),
         port = config.port,
         log_level = config.log_level.to_string().as_str(),

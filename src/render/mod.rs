@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use figment::value::magic::RelativePathBuf;
 use figment::Figment;
 use rocket::fairing::AdHoc;
+use rocket::{Build, Rocket};
 
 use crate::refusal::{one_line, refuse};
 use templates::Pages;
@@ -25,11 +26,13 @@ pub fn template_dir(figment: &Figment) -> Result<PathBuf, String> {
 
 /// The rendering layer: at ignition it checks that `template_dir` holds
 /// every template the pages need and that every text they name exists,
-/// then resolves the pages once per language ([`Pages`], managed).
-pub fn stage() -> AdHoc {
+/// then resolves the pages once per language ([`Pages`], managed) and only
+/// then attaches the layers that follow (`then`), so a refusal here opens
+/// nothing of theirs.
+pub fn stage(then: impl FnOnce(Rocket<Build>) -> Rocket<Build> + Send + Sync + 'static) -> AdHoc {
     AdHoc::try_on_ignite("Rendering", |rocket| async move {
         match load(rocket.figment()) {
-            Ok(pages) => Ok(rocket.manage(pages)),
+            Ok(pages) => Ok(then(rocket.manage(pages))),
             Err(reason) => refuse(rocket, reason),
         }
     })

@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
 /// A throwaway 256-bit key for test servers.
-pub const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
+pub const TEST_KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
 /// Another throwaway key: a rotation's next one, or another site's.
 pub const OTHER_KEY: &str = "q0v8Yp6rO5yB3fJ0l7m2b9qC1dXz4sT6uW8eR0tY2iE=";
 
@@ -198,9 +198,11 @@ pub struct Run {
 
 impl Run {
     /// The one line a refused start wrote: the binary exited with 1 after
-    /// writing a single line to stderr, with the app's refusal prefix.
+    /// writing a single line to stderr, and nothing to stdout (the log),
+    /// with the app's refusal prefix.
     pub fn refusal(&self) -> &str {
         assert_eq!(self.status, Some(1), "{}{}", self.stdout, self.stderr);
+        assert_eq!(self.stdout, "", "a refusal logs nothing besides its line");
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{}", self.stderr);
         assert!(

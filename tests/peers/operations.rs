@@ -80,6 +80,7 @@ fn json_lines_say_what_each_request_did_and_nothing_secret() {
     let posts = requests.iter().filter(|l| l["method"] == "POST").count();
     assert_eq!(posts, 3, "login, set, logout");
     let started = lines.iter().find(|l| l["message"] == "started").unwrap();
+    assert_eq!(started["version"], env!("CARGO_PKG_VERSION"), "{started}");
     for field in [
         "address",
         "port",
@@ -119,7 +120,10 @@ fn text_lines_are_one_per_request_without_rockets_own() {
         assert!(!output.contains(chatter), "{chatter}:\n{output}");
     }
     assert!(
-        output.contains(" INFO started address=127.0.0.1 "),
+        output.contains(&format!(
+            " INFO started version={} address=127.0.0.1 ",
+            env!("CARGO_PKG_VERSION")
+        )),
         "{output}"
     );
     assert_no_secret(&output, &secrets);

@@ -162,7 +162,20 @@ fn refusal_line(env: &[(&str, &str)]) -> String {
         ("ROCKET_PORT", "0"),
     ];
     all.extend_from_slice(env);
-    run_binary(&elsewhere(), &all).refusal().to_owned()
+    // A folder of its own, which the refused start must leave empty.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "session-app-refused-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = run_binary(&dir, &all).refusal().to_owned();
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "a refused start made {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    line
 }
 
 #[test]
@@ -252,4 +265,43 @@ fn an_unknown_method_gets_the_security_headers_too() {
         assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
         assert_eq!(response.header("Cache-Control"), Some("no-store"));
     }
+}
+
+#[test]
+fn version_and_help_answer_without_starting_or_touching_the_disk() {
+    let dir = std::env::temp_dir().join(format!("session-app-arguments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // In release without a key, a start would be refused: an answer proves
+    // nothing started.
+    let run = |arg: &str| {
+        Command::new(env!("CARGO_BIN_EXE_session_app"))
+            .arg(arg)
+            .current_dir(&dir)
+            .env("ROCKET_PROFILE", "release")
+            .env_remove("ROCKET_SECRET_KEY")
+            .output()
+            .unwrap()
+    };
+    let version = run("--version");
+    assert!(version.status.success());
+    let text = String::from_utf8(version.stdout).unwrap();
+    assert_eq!(text, format!("session_app {}\n", env!("CARGO_PKG_VERSION")));
+    let help = run("--help");
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for says in ["Rocket.toml", "ROCKET_SECRET_KEY", "docs/operations.md"] {
+        assert!(text.contains(says), "{says}: {text}");
+    }
+    let unknown = run("--port=9000\u{1b}[31m");
+    assert_eq!(unknown.status.code(), Some(2));
+    let text = String::from_utf8(unknown.stderr).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("unknown argument") && !text.contains('\u{1b}'),
+        "{text}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "nothing made: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

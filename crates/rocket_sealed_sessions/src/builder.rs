@@ -90,8 +90,8 @@ impl Builder {
     }
 
     /// Called with the reason, in one line, when the fairing refuses to
-    /// ignite (the reason is also logged): for an app that explains a
-    /// refused start in its own words.
+    /// ignite, instead of logging it: for an app that explains a refused
+    /// start in its own words.
     pub fn on_refusal(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Builder {
         self.on_refusal = Some(Arc::new(hook));
         self

@@ -34,14 +34,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Fails ignition with `reason`: logged, and told to the refusal hook.
+    /// Fails ignition with `reason`: told to the refusal hook, or logged
+    /// when there is none.
     // Rocket's own fairing result: the Rocket travels back on failure.
     #[allow(clippy::result_large_err)]
     fn refuse(&self, rocket: Rocket<Build>, reason: impl std::fmt::Display) -> fairing::Result {
         let reason = reason.to_string();
-        rocket::error!("refusing to start: {reason}");
-        if let Some(hook) = &self.on_refusal {
-            hook(&reason);
+        match &self.on_refusal {
+            Some(hook) => hook(&reason),
+            None => rocket::error!("refusing to start: {reason}"),
         }
         Err(rocket)
     }

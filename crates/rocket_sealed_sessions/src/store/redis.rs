@@ -125,6 +125,34 @@ impl RedisStore {
         self
     }
 
+    /// Credentials Redis refuses are a setting to fix, not an outage to wait
+    /// out: one connection, bounded like the link's, tells them apart. Any
+    /// other failure (unreachable, a certificate not trusted) is an outage:
+    /// the app starts, queues, and its health says so. Checked before the
+    /// spool is opened, so a refusal touches nothing.
+    fn check_credentials(&self) -> Result<(), StoreError> {
+        let checked =
+            self.client
+                .get_connection_with_timeout(TIMEOUT)
+                .and_then(|mut connection| {
+                    connection.set_read_timeout(Some(TIMEOUT))?;
+                    connection.set_write_timeout(Some(TIMEOUT))?;
+                    redis::cmd("PING").query::<String>(&mut connection)
+                });
+        match checked {
+            Err(e)
+                if e.kind() == redis::ErrorKind::AuthenticationFailed
+                    || matches!(e.code(), Some("NOAUTH" | "WRONGPASS")) =>
+            {
+                // Neither the URL nor the password: Redis's own words only.
+                Err(StoreError::Credentials {
+                    code: e.code().unwrap_or("authentication failed").to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Starts the link on the current Tokio runtime (Rocket's, at ignition).
     /// What the spool held is already in `memory`, and so reaches Redis with
     /// everything else the instance holds once it connects.
@@ -135,27 +163,6 @@ impl RedisStore {
         clock: Clock,
     ) -> Result<Linked, StoreError> {
         let client = self.client.clone();
-        // Credentials Redis refuses are a setting to fix, not an outage to
-        // wait out: one connection, bounded like the link's, tells them
-        // apart. Any other failure (unreachable, a certificate not trusted)
-        // is an outage: the app starts, queues, and `/readyz` says so.
-        let checked = client
-            .get_connection_with_timeout(TIMEOUT)
-            .and_then(|mut connection| {
-                connection.set_read_timeout(Some(TIMEOUT))?;
-                connection.set_write_timeout(Some(TIMEOUT))?;
-                redis::cmd("PING").query::<String>(&mut connection)
-            });
-        if let Err(e) = checked {
-            if e.kind() == redis::ErrorKind::AuthenticationFailed
-                || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
-            {
-                // Neither the URL nor the password: Redis's own words only.
-                return Err(StoreError::Credentials {
-                    code: e.code().unwrap_or("authentication failed").to_owned(),
-                });
-            }
-        }
         let (requests, queue) = mpsc::unbounded_channel();
         let connected = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -219,6 +226,7 @@ impl Linked {
 #[rocket::async_trait]
 impl RevocationStore for RedisStore {
     async fn open(&mut self, memory: Arc<Memory>, clock: Clock) -> Result<(), StoreError> {
+        self.check_credentials()?;
         let path = self.spool_path.clone();
         let spool = open_logged(&path, &memory, clock.millis(), Compaction::ByOwner)
             .map_err(|source| StoreError::Spool { path, source })?;
