@@ -691,7 +691,10 @@ fn every_page_in_both_languages_at_a_phone_and_a_desktop_width() {
                     )
                     .await;
                     shoot("output").await;
-                    // The README's pictures are the pages as they are.
+                    // The README's pictures, as the pages are now, go
+                    // under target/ beside the others: docs/ keeps the
+                    // reviewed copies (copy them over after a review), so
+                    // a test run leaves the tree as it found it.
                     let readme = match (lang, screen) {
                         ("ja", Screen::Phone(390)) => Some("output-ja-phone"),
                         ("en", Screen::Desktop) => Some("output-en-desktop"),
@@ -699,8 +702,9 @@ fn every_page_in_both_languages_at_a_phone_and_a_desktop_width() {
                     };
                     if let Some(name) = readme {
                         let shot = browser.screenshot().await.unwrap();
-                        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-                        std::fs::write(docs.join(format!("{name}.png")), shot).unwrap();
+                        let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme");
+                        std::fs::create_dir_all(&folder).unwrap();
+                        std::fs::write(folder.join(format!("{name}.png")), shot).unwrap();
                     }
                     browser.goto(&base).await.unwrap();
                     shoot("front-logged-in").await;
