@@ -203,6 +203,7 @@ pub enum Refusal {
         key: &'static str,
         variable: &'static str,
         default: &'static str,
+        most: i128,
         given: Option<i128>,
     },
     /// Rocket's own settings do not read (the message never shows a key).
@@ -278,11 +279,12 @@ impl fmt::Display for Refusal {
                 key,
                 variable,
                 default,
+                most,
                 given,
             } => write!(
                 f,
-                "{key} ({variable}) must be a whole number of threads, at least 1{}: leave it \
-                 unset for Rocket's default ({default})",
+                "{key} ({variable}) must be a whole number of threads, at least 1 and at most \
+                 {most}{}: leave it unset for Rocket's default ({default})",
                 given.map(|n| format!(", not {n}")).unwrap_or_default()
             ),
             Refusal::RocketSettings(why) => f.write_str(why),
@@ -496,9 +498,12 @@ fn rocket_config(figment: &Figment) -> Result<rocket::Config, Refusal> {
 /// Rocket hands `workers` and `max_blocking` to its runtime, which panics
 /// on 0 (and Rocket on a negative count) before the app could explain.
 fn check_thread_counts(figment: &Figment) -> Result<(), Refusal> {
-    for (key, variable, default) in [
-        ("workers", "ROCKET_WORKERS", "one per CPU"),
-        ("max_blocking", "ROCKET_MAX_BLOCKING", "512"),
+    // The most of each that still starts: far more than any machine
+    // serves with, far fewer than the tens of thousands of threads at
+    // which the runtime aborts (ROCKET_WORKERS=100000 did, after 15,883).
+    for (key, variable, default, most) in [
+        ("workers", "ROCKET_WORKERS", "one per CPU", 1024),
+        ("max_blocking", "ROCKET_MAX_BLOCKING", "512", 4096),
     ] {
         // Unset: Rocket's default. Unreadable: reported with Rocket's
         // settings.
@@ -506,11 +511,12 @@ fn check_thread_counts(figment: &Figment) -> Result<(), Refusal> {
             continue;
         };
         let count = whole_number(&value);
-        if !count.is_some_and(|n| n >= 1 && usize::try_from(n).is_ok()) {
+        if !count.is_some_and(|n| (1..=most).contains(&n)) {
             return Err(Refusal::ThreadCount {
                 key,
                 variable,
                 default,
+                most,
                 given: count,
             });
         }
@@ -1010,7 +1016,7 @@ mod tests {
 
     #[test]
     fn thread_counts_rocket_would_panic_on_are_refused() {
-        let cases: [(&str, Value, &str); 5] = [
+        let cases: [(&str, Value, &str); 7] = [
             ("workers", 0.into(), "workers (ROCKET_WORKERS)"),
             ("workers", (-1).into(), "not -1"),
             ("workers", "four".into(), "whole number of threads"),
@@ -1020,6 +1026,8 @@ mod tests {
                 "max_blocking (ROCKET_MAX_BLOCKING)",
             ),
             ("max_blocking", (-3).into(), "at least 1"),
+            ("workers", 100_000.into(), "at most 1024, not 100000"),
+            ("max_blocking", 4097.into(), "at most 4096, not 4097"),
         ];
         for (key, value, needed) in cases {
             let refused = config(&[(key, value.clone())]).unwrap_err();

@@ -117,7 +117,10 @@ fn json_line(time: &str, record: &Record<'_>) -> String {
     struct Fields(serde_json::Map<String, serde_json::Value>);
     impl<'kvs> VisitSource<'kvs> for Fields {
         fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-            let value = if let Some(n) = value.to_u64() {
+            // Each field keeps its type: `"secure":false`, `"port":8080`.
+            let value = if let Some(b) = value.to_bool() {
+                b.into()
+            } else if let Some(n) = value.to_u64() {
                 n.into()
             } else if let Some(f) = value.to_f64() {
                 f.into()

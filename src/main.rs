@@ -103,10 +103,12 @@ fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
     let store = rocket
         .state::<Revocations>()
         .expect("BUG: managed at ignition");
-    let open_files = match open_files {
-        Ok(limit) => limit.to_string(),
-        Err(e) => format!("not raised ({e})"),
-    };
+    // The limit in force either way, a number; why it was not raised, if
+    // it was not, in a line of its own.
+    let open_files = open_files.unwrap_or_else(|e| {
+        log::warn!("the open-files limit could not be raised: {e}");
+        rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft)
+    });
     log::info!(
         version = VERSION,
         address = config.address.to_string().as_str(),
@@ -120,7 +122,7 @@ fn started(rocket: &Rocket<Ignite>, open_files: std::io::Result<u64>) {
         secure = cookies.secure(),
         tls = config.tls_enabled(),
         revocation_store = store.describe(),
-        open_files = open_files.as_str();
+        open_files = open_files;
         "started"
     );
 }

@@ -81,6 +81,11 @@ fn json_lines_say_what_each_request_did_and_nothing_secret() {
     assert_eq!(posts, 3, "login, set, logout");
     let started = lines.iter().find(|l| l["message"] == "started").unwrap();
     assert_eq!(started["version"], env!("CARGO_PKG_VERSION"), "{started}");
+    // Fields keep their types.
+    assert_eq!(started["secure"], false, "{started}");
+    assert_eq!(started["tls"], false, "{started}");
+    assert!(started["open_files"].is_u64(), "{started}");
+    assert!(started["port"].is_u64(), "{started}");
     for field in [
         "address",
         "port",

@@ -420,9 +420,11 @@ fn thread_counts_rocket_would_panic_on_are_refused_in_one_line() {
     // Rocket reads these to build its runtime, before the app runs, and
     // panics on them (exit 101, several lines).
     for (variable, value, needed) in [
-        ("ROCKET_WORKERS", "0", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1, not 0"),
-        ("ROCKET_WORKERS", "-1", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1, not -1"),
-        ("ROCKET_MAX_BLOCKING", "0", "max_blocking (ROCKET_MAX_BLOCKING) must be a whole number of threads, at least 1, not 0"),
+        ("ROCKET_WORKERS", "0", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1 and at most 1024, not 0"),
+        ("ROCKET_WORKERS", "-1", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1 and at most 1024, not -1"),
+        ("ROCKET_MAX_BLOCKING", "0", "max_blocking (ROCKET_MAX_BLOCKING) must be a whole number of threads, at least 1 and at most 4096, not 0"),
+        // Enough threads to abort the runtime (15,883 of them did).
+        ("ROCKET_WORKERS", "100000", "workers (ROCKET_WORKERS) must be a whole number of threads, at least 1 and at most 1024, not 100000"),
     ] {
         let line = refused_line(&[(variable, value)]);
         assert!(line.contains(needed), "{variable}={value}: {line}");

@@ -192,6 +192,21 @@ fn every_refusal_is_one_line_with_one_prefix() {
     let line = refusal_line(&[("ROCKET_SESSION_IDLE_TIMEOUT", "0")]);
     assert!(line.contains("session_idle_timeout"), "{line}");
 
+    // A Redis URL missing a slash is no file path: refused, its password
+    // never shown, nothing made of it on disk.
+    let line = refusal_line(&[(
+        "ROCKET_SESSION_REVOCATION_STORE",
+        "rediss:/app:s3cret@127.0.0.1:6380/0",
+    )]);
+    assert!(
+        line.contains("session_revocation_store") && !line.contains("s3cret"),
+        "{line}"
+    );
+
+    // Unbounded threads abort the runtime: refused before it starts.
+    let line = refusal_line(&[("ROCKET_WORKERS", "100000")]);
+    assert!(line.contains("at most 1024"), "{line}");
+
     let line = refusal_line(&[("ROCKET_SECRET_KEY", "short")]);
     assert!(
         line.contains("secret_key") && !line.contains("short"),

@@ -159,6 +159,12 @@ pub enum SettingsError {
     /// The store setting names no store this build can open.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The spool setting starts like a URL: it must be a file.
+    #[error(
+        "session_revocation_spool must be a file path, and it starts like a URL (the value is \
+         not shown)"
+    )]
+    SpoolNotAPath,
     /// The spool setting is empty.
     #[error(
         "session_revocation_spool must not be empty: name a file, or leave it unset for {}",
@@ -215,6 +221,13 @@ impl Settings {
         if raw.session_revocation_spool.as_os_str().is_empty() {
             return Err(SettingsError::SpoolEmpty);
         }
+        if raw
+            .session_revocation_spool
+            .to_str()
+            .is_some_and(looks_like_url)
+        {
+            return Err(SettingsError::SpoolNotAPath);
+        }
         let store = match chosen.store {
             Some(store) => store,
             None => store(&raw)?,
@@ -233,9 +246,13 @@ fn store(raw: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
     if text.starts_with("redis://") || text.starts_with("rediss://") {
         return redis_store(raw);
     }
-    if text.contains("://") {
+    // `rediss:/user:password@host` (one slash) would be a folder named
+    // after the password, and no sharing: refused, and never shown.
+    if looks_like_url(text) {
         return Err(StoreError::Setting(
-            "session_revocation_store must be a file path or a redis:// URL".to_owned(),
+            "session_revocation_store must be a file path or a redis:// URL (it starts like a \
+             URL: check the `//` after the scheme; the value is not shown)"
+                .to_owned(),
         ));
     }
     if text.is_empty() {
@@ -259,6 +276,18 @@ fn redis_store(_: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
     Err(StoreError::Setting(
         "session_revocation_store names Redis, but this build has no `redis` feature".to_owned(),
     ))
+}
+
+/// Whether `text` starts with a URL's scheme (`name:`), as no file path
+/// written on purpose does: `rediss:/…` is a URL missing a slash.
+fn looks_like_url(text: &str) -> bool {
+    let Some((scheme, _)) = text.split_once(':') else {
+        return false;
+    };
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 fn seconds(key: &'static str, value: i64) -> Result<Duration, SettingsError> {
@@ -390,6 +419,28 @@ mod tests {
         };
         let error = Settings::resolve(&figment, too_short).unwrap_err();
         assert!(error.to_string().contains("from 1 to"), "{error}");
+    }
+
+    #[test]
+    fn a_url_missing_a_slash_is_refused_without_its_password() {
+        for (key, value) in [
+            (
+                "session_revocation_store",
+                "rediss:/app:s3cret@redis.example/0",
+            ),
+            ("session_revocation_store", "redis:app:s3cret@h"),
+            ("session_revocation_spool", "file:/app:s3cret@h/spool"),
+        ] {
+            let error = settings(&[(key, value.into())]).unwrap_err().to_string();
+            assert!(error.starts_with(key), "{error}");
+            assert!(
+                error.contains("URL") && !error.contains("s3cret"),
+                "{error}"
+            );
+        }
+        // Paths, even with a colon further on, are paths.
+        assert!(settings(&[("session_revocation_store", "data/a:b".into())]).is_ok());
+        assert!(settings(&[("session_revocation_store", "./c:d".into())]).is_ok());
     }
 
     #[test]
