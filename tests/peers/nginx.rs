@@ -135,6 +135,16 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_the_front() {
         let local = Agent::plain(instance.port).get("/metrics").unwrap();
         assert!(local.body.contains("session_app_requests_total"));
     }
+    // So is readiness, which names what is wrong with the store.
+    let readiness = https(front.https, front.cert.der.clone())
+        .get("/readyz")
+        .unwrap();
+    assert_eq!(readiness.status, 404);
+    assert!(!readiness.body.contains("ready"), "{}", readiness.body);
+    for instance in [&first, &second] {
+        let local = Agent::plain(instance.port).get("/readyz").unwrap();
+        assert!(local.body.starts_with("ready"), "{}", local.body);
+    }
 
     // One person alone: nginx alternates, so after one login on one
     // instance, both instances serve the output page from that cookie.
