@@ -538,19 +538,34 @@ fn rewrite_with(
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<(File, u64)> {
     let temporary = beside(path, COMPACTING_SUFFIX);
-    let mut out = BufWriter::new(File::create(&temporary)?);
+    // Whatever has the temporary's name (a crash's leftover, or a symlink
+    // or FIFO put there) is unlinked, never opened: the file is made new,
+    // and `create_new` follows no link.
+    match fs::remove_file(&temporary) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let made = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(&temporary)?;
+    let mut out = BufWriter::new(made);
     let written = write(&mut out)
         .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
-        .and_then(|file| file.sync_all());
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temporary);
-        return Err(e);
-    }
+        .and_then(|file| file.sync_all().map(|()| file));
+    let file = match written {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = fs::remove_file(&temporary);
+            return Err(e);
+        }
+    };
     fs::rename(&temporary, path)?;
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         File::open(folder)?.sync_all()?;
     }
-    let file = OpenOptions::new().append(true).open(path)?;
+    // The file written, still open for appending: nothing put at `path`
+    // since the rename is opened instead.
     let len = file.metadata()?.len();
     Ok((file, len))
 }
@@ -752,6 +767,36 @@ mod tests {
         assert!(made.success());
         let error = check(&fifo).unwrap_err().to_string();
         assert!(error.contains("not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn what_lies_at_the_temporary_name_is_replaced_never_followed() {
+        let path = temp_path("compacting");
+        let folder = path.parent().unwrap();
+        fs::create_dir_all(folder).unwrap();
+        let target = folder.join("target");
+        fs::write(&target, "kept\n").unwrap();
+        let temporary = beside(&path, COMPACTING_SUFFIX);
+        std::os::unix::fs::symlink(&target, &temporary).unwrap();
+        // Opening rewrites the file through the temporary.
+        let memory = Arc::new(Memory::default());
+        drop(open(&path, &memory, 0).unwrap());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "kept\n");
+        assert!(!temporary.exists(), "renamed into place");
+
+        // A FIFO there would hang a start that opened it.
+        let made = std::process::Command::new("mkfifo")
+            .arg(&temporary)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (done, finished) = std::sync::mpsc::channel();
+        let (opening, memory) = (path.clone(), memory.clone());
+        std::thread::spawn(move || {
+            let _ = done.send(open(&opening, &memory, 0).map(drop));
+        });
+        let opened = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert!(matches!(opened, Ok(Ok(()))), "{opened:?}");
     }
 
     #[test]
