@@ -4,7 +4,8 @@
 //! one-time notices ([`notices`]), CSRF protection for every form
 //! ([`csrf`]), the error pages ([`catchers`]), route paths as Rocket
 //! matches them ([`paths`]), the security headers on every answer
-//! ([`headers`]), and request logs and metrics ([`telemetry`]).
+//! ([`headers`]), and request logs and metrics ([`telemetry`], with the
+//! process's own from [`process`]).
 //!
 //! Files import one way: `routes` → `page` → `lang`, `notices`, `csrf`,
 //! `headers`; `catchers` → `page`; `lang`, `catchers` → `paths`.
@@ -17,6 +18,7 @@ pub mod login;
 pub mod notices;
 pub mod page;
 pub mod paths;
+pub mod process;
 pub mod routes;
 pub mod telemetry;
 

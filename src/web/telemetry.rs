@@ -22,6 +22,8 @@ use rocket::{get, Data, Response, State};
 
 use rocket_sealed_sessions::{Counts, EndReason, Revocations};
 
+use super::process::{BuildInfo, ProcessMetrics};
+
 /// The metrics this app exports, registered once at ignition.
 pub struct Telemetry {
     registry: Registry,
@@ -41,9 +43,13 @@ struct RequestLabels {
 }
 
 impl Telemetry {
-    /// The registry, with the session layer's `counts` in it.
+    /// The registry: the app's metrics under `session_app_`, the session
+    /// layer's `counts` among them, and the process's own (`process_*`).
     pub fn new(counts: Counts) -> Telemetry {
-        let mut registry = Registry::with_prefix("session_app");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(ProcessMetrics));
+        let registry = root.sub_registry_with_prefix("session_app");
+        registry.register_collector(Box::new(BuildInfo));
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
@@ -77,7 +83,7 @@ impl Telemetry {
             store_reachable.clone(),
         );
         Telemetry {
-            registry,
+            registry: root,
             requests,
             latency,
             revocations_held,

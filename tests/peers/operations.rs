@@ -202,6 +202,28 @@ fn metrics_move_as_a_browser_logs_in_and_out_and_promtool_accepts_them() {
     let logins = r#"session_app_requests_total{route="login",status="303"}"#;
     assert_eq!(sample(&after, logins), Some(1.0), "{after}");
     assert!(sample(&after, "session_app_request_duration_seconds_count").unwrap() >= 6.0);
+    // Which build, and the process as Prometheus names it.
+    let build = format!(
+        r#"session_app_build_info{{version="{}"}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&after, &build), Some(1.0), "{after}");
+    assert!(
+        sample(&after, "process_resident_memory_bytes").unwrap() > 1e6,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "process_open_fds").unwrap() >= 3.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "process_cpu_seconds_total").is_some(),
+        "{after}"
+    );
+    assert!(
+        sample(&after, "process_start_time_seconds").unwrap() > 1.7e9,
+        "{after}"
+    );
 
     let mut check = Command::new(promtool)
         .args(["check", "metrics"])
