@@ -351,7 +351,9 @@ impl FileLog {
     }
 
     /// Empties the file (for a store whose owner has put its lines
-    /// elsewhere, as the Redis spool does once Redis has them).
+    /// elsewhere, as the Redis spool does once Redis has them). What was
+    /// wrong with writing them no longer holds: the trouble and the count
+    /// of unwritten ones go with them.
     #[cfg(feature = "redis")]
     pub(crate) fn clear(&self) -> io::Result<()> {
         let mut state = self
@@ -360,7 +362,10 @@ impl FileLog {
             .expect("BUG: revocation file lock poisoned");
         state.unwritten.clear();
         let path = state.path.clone();
-        state.replace(&path, &[])
+        let emptied = state.replace(&path, &[]);
+        *self.trouble.lock().expect("BUG: trouble lock poisoned") = state.report(&emptied);
+        self.unwritten.store(0, Ordering::Relaxed);
+        emptied
     }
 
     /// How many revocations were acknowledged but are not yet written.
@@ -797,6 +802,29 @@ mod tests {
         });
         let opened = finished.recv_timeout(std::time::Duration::from_secs(10));
         assert!(matches!(opened, Ok(Ok(()))), "{opened:?}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_spool_emptied_says_nothing_of_what_it_could_not_write() {
+        let path = temp_path("spool-trouble");
+        let memory = Arc::new(Memory::default());
+        let spool = FileLog::open(&path, &memory, 0, Compaction::ByOwner)
+            .unwrap()
+            .log;
+        let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+        // A disk that takes nothing more.
+        spool.state.lock().unwrap().file =
+            OpenOptions::new().append(true).open("/dev/full").unwrap();
+        let written = revoke(&runtime, &spool, &memory, (SessionId::random(), 10_000), 0);
+        assert_eq!(written, Durability::MemoryOnly);
+        assert_eq!(spool.unwritten(), 1);
+        let trouble = spool.trouble().expect("reported");
+        assert!(trouble.contains("not yet written"), "{trouble}");
+        // Its owner (the Redis link) has put them elsewhere and empties it.
+        spool.clear().unwrap();
+        assert_eq!(spool.trouble(), None);
+        assert_eq!(spool.unwritten(), 0);
     }
 
     #[test]
