@@ -52,9 +52,33 @@ pub fn install(level: LogLevel, format: Format) -> bool {
 }
 
 /// Whether a line comes from the app or its session crate, rather than
-/// from Rocket.
+/// from Rocket. Rocket's generated code logs under the app's module path,
+/// with `::_` at the end: those lines are Rocket's.
 fn is_ours(target: &str) -> bool {
-    target.starts_with("session_app") || target.starts_with("rocket_sealed_sessions")
+    (target.starts_with("session_app") || target.starts_with("rocket_sealed_sessions"))
+        && !target.ends_with("::_")
+}
+
+/// Rocket's lines for routine events, which it writes as warnings or
+/// errors: a guard that forwards (every anonymous visit to a page that
+/// needs a login), a form a guard refused (every CSRF refusal, which the
+/// app logs itself), a path no route serves (every bot's probe) and the
+/// catcher that answers it, and the launch (the app writes its own start-up line). WARN and ERROR are kept
+/// for what an operator should act on: these show at `debug` only.
+fn is_routine(record: &Record<'_>) -> bool {
+    if is_ours(record.target()) || record.level() > Level::Warn {
+        return false;
+    }
+    let message = record.args().to_string();
+    [
+        "Request guard `",
+        "Data guard `",
+        "No matching routes for ",
+        "Responding with registered ",
+        "Rocket has launched",
+    ]
+    .iter()
+    .any(|routine| message.starts_with(routine))
 }
 
 impl Log for Logger {
@@ -65,7 +89,7 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        if !self.enabled(record.metadata()) || (!self.chatty && is_routine(record)) {
             return;
         }
         let time = OffsetDateTime::now_utc()

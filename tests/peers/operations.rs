@@ -264,3 +264,31 @@ fn metrics_are_not_served_through_a_proxy() {
         .output()
         .contains("path=/metrics status=404")));
 }
+
+#[test]
+fn routine_events_log_below_warn() {
+    let server = Server::start(&[]);
+    let mut browser = Agent::plain(server.port);
+    // An anonymous visit to a page that needs a login, a bot's probe, a
+    // form without its token: each routine, none for an operator to act on.
+    assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
+    assert_eq!(browser.get("/wp-login.php").unwrap().status, 404);
+    let refused = browser
+        .post(uri!(routes::logout), "csrf_token=forged")
+        .unwrap();
+    assert_eq!(refused.status, 403);
+    assert!(server.prints_soon("method=POST path=/logout status=403"));
+    let output = server.output();
+    for line in output.lines() {
+        assert!(
+            !line.contains(" WARN ") && !line.contains(" ERROR "),
+            "{line}\n{output}"
+        );
+    }
+    // Each is still told, below WARN.
+    assert!(output.contains("path=/wp-login.php status=404"), "{output}");
+    assert!(
+        output.contains("csrf: refused a POST to /logout"),
+        "{output}"
+    );
+}
