@@ -118,7 +118,7 @@ fn text_line(time: &str, record: &Record<'_>) -> String {
     struct Pairs(String);
     impl<'kvs> VisitSource<'kvs> for Pairs {
         fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-            let value = value.to_string();
+            let value = clean(&value.to_string()).into_owned();
             // Quoted where a space would make the value two.
             if value.contains(' ') || value.is_empty() {
                 self.0.push_str(&format!(" {key}={value:?}"));
@@ -131,7 +131,7 @@ fn text_line(time: &str, record: &Record<'_>) -> String {
     let mut pairs = Pairs(format!(
         "{time} {} {}",
         record.level(),
-        record.args().to_string().trim()
+        clean(record.args().to_string().trim())
     ));
     let _ = record.key_values().visit(&mut pairs);
     pairs.0
@@ -149,7 +149,7 @@ fn json_line(time: &str, record: &Record<'_>) -> String {
             } else if let Some(f) = value.to_f64() {
                 f.into()
             } else {
-                value.to_string().into()
+                clean(&value.to_string()).into_owned().into()
             };
             self.0.insert(key.to_string(), value);
             Ok(())
@@ -161,11 +161,40 @@ fn json_line(time: &str, record: &Record<'_>) -> String {
         "level".into(),
         record.level().as_str().to_lowercase().into(),
     );
-    fields
-        .0
-        .insert("message".into(), record.args().to_string().trim().into());
+    fields.0.insert(
+        "message".into(),
+        clean(record.args().to_string().trim()).into_owned().into(),
+    );
     let _ = record.key_values().visit(&mut fields);
     serde_json::Value::Object(fields.0).to_string()
+}
+
+/// The most characters of one message or value a line carries.
+const LONGEST_TEXT: usize = 2000;
+
+/// `text` safe for a log line, whatever a client put in it (Rocket quotes
+/// headers it cannot read): control characters, C1 controls such as
+/// U+009B (a terminal's escape) and the line and paragraph separators
+/// written as `\u009b`, and at most [`LONGEST_TEXT`] characters, the cut
+/// marked with `…`.
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if text.len() <= LONGEST_TEXT && !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().min(4 * LONGEST_TEXT));
+    for (count, c) in text.chars().enumerate() {
+        if count == LONGEST_TEXT {
+            out.push('…');
+            break;
+        }
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `line` with every `?query` cut, up to the next space or quote (a final
@@ -194,7 +223,20 @@ fn without_queries(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_queries;
+    use super::{clean, without_queries, LONGEST_TEXT};
+
+    #[test]
+    fn what_a_client_sends_is_escaped_and_cut() {
+        assert_eq!(clean("GET /"), "GET /");
+        assert_eq!(
+            clean("a\u{9b}31mb\u{2028}c\nd\u{1b}"),
+            "a\\u009b31mb\\u2028c\\u000ad\\u001b"
+        );
+        let long = "x".repeat(100_000);
+        let cut = clean(&long);
+        assert_eq!(cut.chars().count(), LONGEST_TEXT + 1);
+        assert!(cut.ends_with('…'));
+    }
 
     #[test]
     fn queries_are_cut_from_rockets_lines() {

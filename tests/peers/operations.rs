@@ -292,3 +292,26 @@ fn routine_events_log_below_warn() {
         "{output}"
     );
 }
+
+#[test]
+fn nothing_a_client_sends_reaches_a_line_raw_or_whole() {
+    let server = Server::start(&[("ROCKET_IP_HEADER", "X-Real-IP")]);
+    let mut browser = Agent::plain(server.port);
+    // Not an address: Rocket says so in a line that quotes it.
+    let malformed = format!("\u{9b}31m\u{2028}{}", "x".repeat(50_000));
+    browser
+        .extra_headers
+        .push(("X-Real-IP".to_owned(), malformed));
+    assert_eq!(browser.get("/healthz").unwrap().status, 200);
+    assert!(server.prints_soon("method=GET path=/healthz status=200"));
+    let output = server.output();
+    assert!(output.contains("header is malformed"), "{output}");
+    for line in output.lines() {
+        assert!(
+            !line.contains('\u{9b}') && !line.contains('\u{2028}'),
+            "a raw control character: {line}"
+        );
+        assert!(line.chars().count() < 2_200, "{} characters", line.len());
+    }
+    assert!(output.contains("\\u009b31m\\u2028"), "escaped, not dropped");
+}
