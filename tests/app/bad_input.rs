@@ -81,7 +81,7 @@ fn wrong_methods_get_405_pages_that_say_which_methods_work() {
         );
         let html = response.into_string().unwrap();
         assert!(
-            html.contains("<title>この方法では開けません – エラー 405 – セッション確認</title>"),
+            html.contains("<title>エラー：この方法では開けません（405） – セッション確認</title>"),
             "{html}"
         );
     }

@@ -111,7 +111,7 @@ fn the_forbidden_page_leads_back_to_a_fresh_form() {
     assert_eq!(response.status(), Status::Forbidden);
     let html = response.into_string().unwrap();
     assert!(
-        html.contains("<title>このフォームは期限切れです – エラー 403 – セッション確認</title>")
+        html.contains("<title>エラー：このフォームは期限切れです（403） – セッション確認</title>")
     );
     // Words first: the heading says what happened, the code comes second.
     assert!(
@@ -174,7 +174,7 @@ fn every_page_has_its_own_title() {
     let missing = client.get("/nope").dispatch().into_string().unwrap();
     assert_eq!(
         title(&missing),
-        "ページが見つかりません – エラー 404 – セッション確認"
+        "エラー：ページが見つかりません（404） – セッション確認"
     );
     let english = client
         .get(uri!(routes::output))
@@ -183,6 +183,24 @@ fn every_page_has_its_own_title() {
         .into_string()
         .unwrap();
     assert_eq!(title(&english), "Session information – Session check");
+    let missing = client
+        .get("/nope")
+        .header(Header::new("Accept-Language", "en"))
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert_eq!(
+        title(&missing),
+        "Error: Page not found (404) – Session check"
+    );
+    // A page that shows a refusal says so first, too.
+    let refused = post_form(&client, uri!(routes::login), &[("name", " ")]);
+    assert_eq!(refused.status(), rocket::http::Status::SeeOther);
+    drop(refused);
+    assert_eq!(
+        title(&html(&client, uri!(routes::index))),
+        "エラー：ログイン – セッション確認"
+    );
 }
 
 #[test]
@@ -381,4 +399,40 @@ fn the_first_page_says_what_the_app_shows() {
         .unwrap();
     assert!(en.contains("Any name will do."), "{en}");
     assert!(en.contains("encrypted cookie in this browser"), "{en}");
+}
+
+#[test]
+fn every_page_has_one_filled_button_at_most() {
+    let client = client();
+    // A button without a class of its own is filled (the page's main
+    // action); secondary and danger ones are outlined.
+    let filled = |html: &str| {
+        html.matches("<button ")
+            .zip(html.split("<button ").skip(1))
+            .filter(|(_, rest)| {
+                let tag = &rest[..rest.find('>').unwrap()];
+                !tag.contains("class=")
+            })
+            .count()
+    };
+    assert_eq!(
+        filled(&html(&client, uri!(routes::index))),
+        1,
+        "anonymous front page"
+    );
+    login(&client, "太郎");
+    for page in [
+        uri!(routes::index),
+        uri!(routes::output),
+        uri!(routes::logout_page),
+    ] {
+        assert_eq!(filled(&html(&client, page.clone())), 1, "{page}");
+    }
+    // A success notice takes the focus to be read out, without a ring.
+    let css = client
+        .get("/static/app.css")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(css.contains(".notice-ok:focus, .notice-ok:focus-visible { outline: none; }"));
 }

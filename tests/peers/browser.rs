@@ -581,7 +581,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             log_in_here(browser, "山田太郎").await;
             assert_eq!(
                 browser.title().await.unwrap(),
-                "このフォームは期限切れです – エラー 403 – セッション確認"
+                "エラー：このフォームは期限切れです（403） – セッション確認"
             );
             click(browser, r#"main a[href="/"]"#).await;
             wait_for_path(browser, uri!(routes::index)).await;
@@ -595,7 +595,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
                 .unwrap();
             assert_eq!(
                 browser.title().await.unwrap(),
-                "この方法では開けません – エラー 405 – セッション確認"
+                "エラー：この方法では開けません（405） – セッション確認"
             );
             assert_eq!(
                 text_of(browser, "main p").await,
