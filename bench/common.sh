@@ -86,3 +86,19 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? 
 
 # verdict HOLDS TEXT: PASS or MISS for a target.
 verdict() { if [ "$1" = 1 ]; then echo "PASS  $2"; else echo "MISS  $2"; fi; }
+
+# load_arguments [rounds (5)] [seconds per run (4)] [connections (64)]:
+# the arguments of the wrk benches (ROUNDS, DURATION, CONNECTIONS), and
+# their tools, each present or a clear exit 2.
+load_arguments() {
+  ROUNDS="${1:-5}"
+  DURATION="${2:-4}"
+  CONNECTIONS="${3:-64}"
+  local missing=() tool
+  for tool in wrk curl cargo python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench: missing ${missing[*]} (Debian: apt-get install wrk curl)" >&2
+    exit 2
+  fi
+}
+

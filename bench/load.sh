@@ -19,19 +19,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS="${1:-5}"
-DURATION="${2:-4}"
-CONNECTIONS="${3:-64}"
-
-missing=()
-for tool in wrk curl cargo python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: missing ${missing[*]} (Debian: apt-get install wrk curl)" >&2
-  exit 2
-fi
+. bench/common.sh
+load_arguments "$@"
 
 cargo build --release --quiet --bin session_app --example floor
-. bench/common.sh
 app_port=$(free_port)
 floor_port=$(free_port)
 app_url="http://127.0.0.1:$app_port"

@@ -16,19 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS="${1:-5}"
-DURATION="${2:-4}"
-CONNECTIONS="${3:-64}"
-
-missing=()
-for tool in wrk curl cargo python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: missing ${missing[*]} (Debian: apt-get install wrk curl)" >&2
-  exit 2
-fi
+. bench/common.sh
+load_arguments "$@"
 
 cargo build --release --quiet --bin session_app --example peer
-. bench/common.sh
 
 app_port=$(free_port)
 start_app "$app_port"
