@@ -69,6 +69,7 @@ pub fn rocket_at(figment: Figment, clock: Clock) -> Rocket<Build> {
     let refusals = Refusals::default();
     let sessions = Sessions::builder()
         .clock(clock)
+        .request_id(web::request_id::hook)
         .on_refusal({
             let refusals = refusals.clone();
             move |reason| refusals.refused(reason)

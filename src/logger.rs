@@ -63,8 +63,10 @@ fn is_ours(target: &str) -> bool {
 /// errors: a guard that forwards (every anonymous visit to a page that
 /// needs a login), a form a guard refused (every CSRF refusal, which the
 /// app logs itself), a path no route serves (every bot's probe) and the
-/// catcher that answers it, and the launch (the app writes its own start-up line). WARN and ERROR are kept
-/// for what an operator should act on: these show at `debug` only.
+/// catcher that answers it, a request or header it cannot read (what any
+/// client may send), and the launch (the app writes its own start-up
+/// line). WARN and ERROR are kept for what an operator should act on:
+/// these show at `debug` only.
 fn is_routine(record: &Record<'_>) -> bool {
     if is_ours(record.target()) || record.level() > Level::Warn {
         return false;
@@ -76,6 +78,15 @@ fn is_routine(record: &Record<'_>) -> bool {
         "No matching routes for ",
         "Responding with registered ",
         "Rocket has launched",
+        // A request Rocket cannot read (an unknown method, a target that
+        // is not a path): the app writes its request line.
+        "Bad incoming HTTP request",
+        "Error: invalid or unrecognized method",
+        "Error: invalid origin URI",
+        "Dispatching salvaged request",
+        // A header value that is not UTF-8, which Rocket drops.
+        "Header '",
+        "Rocket only supports UTF-8 header values",
     ]
     .iter()
     .any(|routine| message.starts_with(routine))

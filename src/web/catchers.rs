@@ -10,6 +10,7 @@ use rocket_dyn_templates::context;
 
 use super::page::{Html, Page};
 use super::paths::same_path;
+use super::telemetry;
 use crate::render::templates::PageName;
 
 pub fn catchers() -> Vec<Catcher> {
@@ -86,6 +87,7 @@ impl<'r> Responder<'r, 'static> for ErrorPage {
 
 #[catch(default)]
 fn error(status: Status, req: &Request<'_>) -> ErrorPage {
+    telemetry::unread_request(req, status);
     // A 404 for a path the app serves with other methods is a 405; a 404
     // that a route itself answered (an unknown file) stays a 404.
     let allowed = if status == Status::NotFound {

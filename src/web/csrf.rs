@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use rocket_sealed_sessions::cookie::{Lifetime, Opened};
 use rocket_sealed_sessions::Session;
 
+use super::request_id;
 use crate::cookies::{self, CookieSettings};
 
 /// The CSRF token of this browser, created on first need. Pages that show a
@@ -140,7 +141,8 @@ impl<'r, T: FromForm<'r> + Protected + Send> FromData<'r> for Csrf<T> {
         if valid {
             Outcome::Success(Csrf(form))
         } else {
-            rocket::info!(
+            log::info!(
+                request = request_id::of(req);
                 "csrf: refused a {} to {}: token missing or wrong",
                 req.method(),
                 req.uri().path()

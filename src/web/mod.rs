@@ -5,10 +5,12 @@
 //! ([`csrf`]), the error pages ([`catchers`]), route paths as Rocket
 //! matches them ([`paths`]), the security headers on every answer
 //! ([`headers`]), and request logs and metrics ([`telemetry`], with the
-//! process's own from [`process`]).
+//! process's own from [`process`], and each request named by
+//! [`request_id`]).
 //!
 //! Files import one way: `routes` → `page` → `lang`, `notices`, `csrf`,
-//! `headers`; `catchers` → `page`; `lang`, `catchers` → `paths`.
+//! `headers`; `catchers` → `page`, `telemetry`; `lang`, `catchers` →
+//! `paths`; `telemetry`, `csrf` → `request_id`.
 
 pub mod catchers;
 pub mod csrf;
@@ -19,6 +21,7 @@ pub mod notices;
 pub mod page;
 pub mod paths;
 pub mod process;
+pub mod request_id;
 pub mod routes;
 pub mod telemetry;
 

@@ -1,11 +1,11 @@
 //! What an operator watches: one log line per request (method, path without
-//! its query, status, duration, client address: never a name, a token, a
-//! cookie or a session identifier), and `GET /metrics` in Prometheus' text
+//! its query, status, duration, client address and request id: never a
+//! name, a token, a cookie or a session identifier), and `GET /metrics` in Prometheus' text
 //! format, for scrapers on this machine only.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -23,6 +23,7 @@ use rocket::{get, Data, Response, State};
 use rocket_sealed_sessions::{Counts, EndReason, Revocations};
 
 use super::process::{BuildInfo, ProcessMetrics};
+use super::request_id;
 
 /// The metrics this app exports, registered once at ignition.
 pub struct Telemetry {
@@ -138,8 +139,8 @@ impl Collector for SessionCounts {
     }
 }
 
-/// When the request came in.
-struct Started(Instant);
+/// When the request came in: `None` for a request the fairings never saw.
+struct Started(Option<Instant>);
 
 /// Counts every request and writes its log line.
 pub struct RequestLog;
@@ -154,35 +155,53 @@ impl Fairing for RequestLog {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
-        req.local_cache(|| Started(Instant::now()));
+        req.local_cache(|| Started(Some(Instant::now())));
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let took = req.local_cache(|| Started(Instant::now())).0.elapsed();
-        let route = req
-            .route()
-            .and_then(|route| route.name.clone())
-            .unwrap_or(Cow::Borrowed("none"));
-        let status = res.status().code;
-        if let Some(telemetry) = req.rocket().state::<Telemetry>() {
-            telemetry.count(route, status, took.as_secs_f64());
-        }
-        // Nothing is formatted for a log that is off (the benchmarks').
-        if !log::log_enabled!(log::Level::Info) {
-            return;
-        }
-        let client = req
-            .client_ip()
-            .map_or_else(|| "-".to_owned(), |ip| ip.to_string());
-        log::info!(
-            method = req.method().as_str(),
-            path = req.uri().path().as_str(),
-            status = status,
-            ms = (took.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
-            client = client.as_str();
-            "request"
-        );
+        let took = req
+            .local_cache(|| Started(None))
+            .0
+            .map_or(Duration::ZERO, |started| started.elapsed());
+        record(req, req.method().as_str(), res.status(), took);
     }
+}
+
+/// Counts and logs a request Rocket could not read (an unknown method, or
+/// a target that is not a path), which it answers with a catcher alone:
+/// the fairings never see it. Its method is not known: `-`.
+pub fn unread_request(req: &Request<'_>, status: Status) {
+    if req.local_cache(|| Started(None)).0.is_none() {
+        record(req, "-", status, Duration::ZERO);
+    }
+}
+
+/// Counts `req`, answered with `status` after `took`, and writes its
+/// request line.
+fn record(req: &Request<'_>, method: &str, status: Status, took: Duration) {
+    let route = req
+        .route()
+        .and_then(|route| route.name.clone())
+        .unwrap_or(Cow::Borrowed("none"));
+    if let Some(telemetry) = req.rocket().state::<Telemetry>() {
+        telemetry.count(route, status.code, took.as_secs_f64());
+    }
+    // Nothing is formatted for a log that is off (the benchmarks').
+    if !log::log_enabled!(log::Level::Info) {
+        return;
+    }
+    let client = req
+        .client_ip()
+        .map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    log::info!(
+        method = method,
+        path = req.uri().path().as_str(),
+        status = status.code,
+        ms = (took.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        client = client.as_str(),
+        request = request_id::of(req);
+        "request"
+    );
 }
 
 /// A scraper on this machine: the connection comes from loopback and

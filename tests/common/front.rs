@@ -129,6 +129,11 @@ impl Front {
         https(self.https, self.cert.der.clone())
     }
 
+    /// The requests nginx logged so far, each with its `request=` id.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+
     /// What nginx logged so far (level `warn` and above).
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()

@@ -123,3 +123,96 @@ fn sealed_under_test_key(name: &str, value: &str) -> String {
         .add(cookie::Cookie::new(name.to_owned(), value.to_owned()));
     jar.get(name).unwrap().value().to_owned()
 }
+
+/// The app's JSON log lines so far.
+fn json_lines(server: &Server) -> Vec<serde_json::Value> {
+    server
+        .output()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The lines whose `field` is `value`.
+fn lines_with<'a>(
+    lines: &'a [serde_json::Value],
+    field: &str,
+    value: &str,
+) -> Vec<&'a serde_json::Value> {
+    lines.iter().filter(|line| line[field] == value).collect()
+}
+
+#[test]
+fn a_request_and_its_session_events_share_one_request_id() {
+    let server = Server::start(&[("ROCKET_LOG_FORMAT", "json")]);
+    let mut browser = Agent::plain(server.port);
+    let page = browser.get(uri!(routes::index)).unwrap();
+    let token = token_in(&page.body).unwrap();
+
+    // The front's id is kept, on the request line and on the login.
+    let front = "5f0c8e3c1b0f4a7e9d2c6b8a1e3f5d7c";
+    browser.extra_headers = vec![("X-Request-Id".into(), front.into())];
+    let body = form_body(&[("name", "太郎"), ("csrf_token", &token)]);
+    browser.post(uri!(routes::login), &body).unwrap();
+    // Without one, an id is made here, and shared the same way.
+    browser.extra_headers.clear();
+    let token = token_in(&browser.get(uri!(routes::output)).unwrap().body).unwrap();
+    browser
+        .post(uri!(routes::logout), &form_body(&[("csrf_token", &token)]))
+        .unwrap();
+
+    assert!(server.prints_soon("session: logout"));
+    let lines = json_lines(&server);
+    let login = lines_with(&lines, "message", "session: login");
+    assert_eq!(login.len(), 1, "{lines:#?}");
+    assert_eq!(login[0]["request"], front);
+    let posts = lines_with(&lines, "request", front);
+    assert_eq!(posts.len(), 2, "the login and its request line: {posts:#?}");
+    assert!(posts.iter().any(|line| line["path"] == "/login"));
+
+    let logout = lines_with(&lines, "message", "session: logout; revocation stored");
+    assert_eq!(logout.len(), 1, "{lines:#?}");
+    let made = logout[0]["request"].as_str().unwrap();
+    assert!(
+        made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{made}"
+    );
+    let same = lines_with(&lines, "request", made);
+    assert_eq!(same.len(), 2, "the logout and its request line: {same:#?}");
+    assert!(same.iter().any(|line| line["path"] == "/logout"));
+    // Every request line has an id of its own.
+    let requests = lines_with(&lines, "message", "request");
+    let mut ids: Vec<&str> = requests
+        .iter()
+        .map(|line| line["request"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), requests.len(), "{requests:#?}");
+}
+
+#[test]
+fn a_request_rocket_cannot_read_gets_a_line_and_a_count_and_no_warning() {
+    let server = Server::start(&[("ROCKET_LOG_FORMAT", "json")]);
+    let mut client = Agent::plain(server.port);
+    let answer = client.send("FROB", "/output", None).unwrap();
+    assert_eq!(answer.status, 400);
+
+    assert!(server.prints_soon(r#""method":"-""#));
+    let lines = json_lines(&server);
+    let unread = lines_with(&lines, "method", "-");
+    assert_eq!(unread[0]["status"], 400, "{unread:#?}");
+    assert_eq!(unread[0]["path"], "/output");
+    assert!(unread[0]["request"].is_string());
+    for line in &lines {
+        assert!(
+            line["level"] == "info",
+            "a client's request is no warning: {line}"
+        );
+    }
+    let metrics = client.get("/metrics").unwrap().body;
+    assert!(
+        metrics.contains(r#"session_app_requests_total{route="none",status="400"} 1"#),
+        "{metrics}"
+    );
+}

@@ -3,7 +3,8 @@
 //! the redirect to HTTPS, timeouts for idle and slow clients, room for
 //! thousands of slow TLS clients beside a normal one, a header cap that
 //! keeps huge `Cookie` headers from the app, security headers on nginx's
-//! own answers, and sessions shared by instances with one key.
+//! own answers, sessions shared by instances with one key, and one request
+//! id in both logs.
 
 use crate::common;
 
@@ -162,6 +163,22 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_the_front() {
             + second.output().matches("session: login").count()
     };
     assert!(eventually(|| logins() == 1), "one login: {}", logins());
+    // The login's request id is the one nginx logged for the POST.
+    let log = first.output() + &second.output();
+    let login = log.lines().find(|line| line.contains("session: login"));
+    let id = login
+        .and_then(|line| line.split(" request=").nth(1))
+        .unwrap_or_else(|| panic!("the login names its request: {log}"));
+    assert!(id.len() == 32, "nginx's $request_id: {id}");
+    let post = format!("request={id}");
+    assert!(
+        eventually(|| front
+            .access_log()
+            .lines()
+            .any(|line| line.contains("\"POST /login ") && line.ends_with(&post))),
+        "{post} in nginx's log:\n{}",
+        front.access_log()
+    );
 
     // Many people at once.
     let https_port = front.https;

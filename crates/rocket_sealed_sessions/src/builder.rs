@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::events::{RequestIdHook, RequestIds};
 use crate::fairing::{RefusalHook, Sessions};
 use crate::settings::Choices;
 use crate::store::RevocationStore;
@@ -35,6 +36,7 @@ pub struct Builder {
     chosen: Choices,
     clock: Clock,
     on_refusal: Option<RefusalHook>,
+    request_ids: RequestIds,
 }
 
 impl Builder {
@@ -97,12 +99,35 @@ impl Builder {
         self
     }
 
+    /// How the app names a request: the session layer's log lines (a
+    /// login, a logout, a cookie refused) then carry `request=<id>`, so
+    /// they join the app's request lines. Asked only when info lines are
+    /// logged, and at most a few times per request: make the identifier
+    /// once, in the request's local cache.
+    ///
+    /// ```
+    /// use rocket::Request;
+    /// use rocket_sealed_sessions::Sessions;
+    ///
+    /// fn request_id<'r>(req: &'r Request<'_>) -> Option<&'r str> {
+    ///     req.headers().get_one("X-Request-Id")
+    /// }
+    ///
+    /// let sessions = Sessions::builder().request_id(request_id).build();
+    /// # drop(sessions);
+    /// ```
+    pub fn request_id(mut self, hook: RequestIdHook) -> Builder {
+        self.request_ids = RequestIds(Some(hook));
+        self
+    }
+
     /// The fairing, to attach to a Rocket.
     pub fn build(self) -> Sessions {
         Sessions {
             chosen: Mutex::new(Some(self.chosen)),
             clock: self.clock,
             on_refusal: self.on_refusal,
+            request_ids: self.request_ids,
         }
     }
 }

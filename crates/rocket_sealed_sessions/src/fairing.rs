@@ -7,6 +7,7 @@ use rocket::{Build, Rocket};
 
 use crate::clock::Clock;
 use crate::counts::Counts;
+use crate::events::RequestIds;
 use crate::revocations::Revocations;
 use crate::settings::{Choices, Settings, SettingsError};
 
@@ -16,7 +17,8 @@ pub(crate) type RefusalHook = Arc<dyn Fn(&str) + Send + Sync>;
 /// settings, opens the revocation store, and manages what the
 /// [`Session`](crate::Session) guard reads: the
 /// [`Expiry`](crate::Expiry), the [`CookieRules`](crate::cookie::CookieRules),
-/// the [`Revocations`], the [`Clock`] and the [`Counts`]. It refuses to
+/// the [`Revocations`], the [`Clock`] and the [`Counts`] (and the
+/// [`Builder::request_id`](crate::Builder::request_id) hook). It refuses to
 /// ignite, with the reason logged in one line, when a setting or the store
 /// cannot be used.
 ///
@@ -31,6 +33,7 @@ pub struct Sessions {
     pub(crate) chosen: Mutex<Option<Choices>>,
     pub(crate) clock: Clock,
     pub(crate) on_refusal: Option<RefusalHook>,
+    pub(crate) request_ids: RequestIds,
 }
 
 impl Sessions {
@@ -82,6 +85,7 @@ impl Fairing for Sessions {
             .manage(cookies)
             .manage(revocations)
             .manage(self.clock.clone())
-            .manage(Counts::default()))
+            .manage(Counts::default())
+            .manage(self.request_ids))
     }
 }

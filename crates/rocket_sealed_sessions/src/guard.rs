@@ -17,6 +17,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use crate::clock::Clock;
 use crate::cookie::{CookieRules, Lifetime, Opened};
 use crate::counts::{Counts, EndReason};
+use crate::events::Events;
 use crate::expiry::{Expiry, Verdict, Why};
 use crate::limits::MAX_ENTRIES;
 use crate::record::Record;
@@ -90,6 +91,7 @@ struct Rules<'r> {
     cookies: &'r CookieRules,
     clock: &'r Clock,
     counts: &'r Counts,
+    events: Events<'r>,
 }
 
 impl<'r> Rules<'r> {
@@ -99,6 +101,7 @@ impl<'r> Rules<'r> {
             cookies: managed(req),
             clock: managed(req),
             counts: managed(req),
+            events: Events::of(req, managed(req)),
         }
     }
 
@@ -220,7 +223,7 @@ impl<'r> Session<'r> {
         }
         self.replace(record)?;
         self.rules.counts.count_start();
-        rocket::info!("session: login");
+        self.rules.events.info(format_args!("session: login"));
         Ok(())
     }
 
@@ -251,7 +254,7 @@ impl<'r> Session<'r> {
         let mut record = current.clone().into_owned();
         let replaced = record.insert(key, value).is_some();
         self.replace(record)?;
-        rocket::info!("session: one key set");
+        self.rules.events.info(format_args!("session: one key set"));
         Ok(replaced)
     }
 
@@ -285,7 +288,9 @@ impl<'r> Session<'r> {
         record.remove(key);
         self.rules.save(self.jar, &record);
         self.current = Some(Cow::Owned(record));
-        rocket::info!("session: one key deleted");
+        self.rules
+            .events
+            .info(format_args!("session: one key deleted"));
         true
     }
 
@@ -327,7 +332,7 @@ impl<'r> Session<'r> {
     pub async fn log_out_everywhere(&mut self) -> Option<Durability> {
         let subject = self.subject()?.to_owned();
         let durability = self.revocations.revoke_subject(&subject).await;
-        log(durability, "logout everywhere");
+        log(self.rules.events, durability, "logout everywhere");
         self.rules.counts.count_end(EndReason::LogoutEverywhere);
         self.end();
         Some(durability)
@@ -346,22 +351,22 @@ impl<'r> Session<'r> {
         };
         let until = self.rules.expiry.revoke_until(record);
         let durability = self.revocations.revoke_ms(record.id(), until).await;
-        log(durability, why);
+        log(self.rules.events, durability, why);
         durability
     }
 }
 
 /// The log line of a revocation: what the store did with it.
-fn log(durability: Durability, why: &str) {
+fn log(events: Events<'_>, durability: Durability, why: &str) {
     match durability {
-        Durability::Written => rocket::info!("session: {why}; revocation stored"),
-        Durability::Queued => rocket::info!(
+        Durability::Written => events.info(format_args!("session: {why}; revocation stored")),
+        Durability::Queued => events.info(format_args!(
             "session: {why}; revocation queued until the store is back (spooled to disk)"
-        ),
-        Durability::MemoryOnly => rocket::error!(
+        )),
+        Durability::MemoryOnly => events.error(format_args!(
             "session: {why}; revocation NOT stored, held in memory only: \
              the store could not be written"
-        ),
+        )),
     }
 }
 
@@ -382,7 +387,9 @@ fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
 fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
     let name = rules.cookies.session_cookie();
     let refuse = |ended: Ended, why: &str| {
-        rocket::info!("session: cookie rejected: {why}");
+        rules
+            .events
+            .info(format_args!("session: cookie rejected: {why}"));
         rules.counts.count_end(match ended {
             Ended::Revoked => EndReason::Revoked,
             _ => EndReason::Unreadable,
@@ -413,7 +420,9 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
     let now = rules.clock.millis();
     match rules.expiry.check_at(&record, now) {
         Verdict::Expired(why) => {
-            rocket::info!("session: expired ({})", why.as_str());
+            rules
+                .events
+                .info(format_args!("session: expired ({})", why.as_str()));
             rules.counts.count_end(match why {
                 Why::Idle => EndReason::Idle,
                 Why::Absolute | Why::Future => EndReason::Absolute,
@@ -432,7 +441,9 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
         Verdict::Fresh => {}
     }
     if stale_key {
-        rocket::info!("session: re-sealed under the current key");
+        rules
+            .events
+            .info(format_args!("session: re-sealed under the current key"));
     }
     Opening {
         record: Some(record),
