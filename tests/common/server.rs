@@ -34,6 +34,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `env` after a store and a spool of their own, which it may override.
+fn fresh_stores(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = vec![
+        (
+            "ROCKET_SESSION_REVOCATION_STORE".to_owned(),
+            super::fresh_store(),
+        ),
+        (
+            "ROCKET_SESSION_REVOCATION_SPOOL".to_owned(),
+            super::fresh_store(),
+        ),
+    ];
+    all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    all
+}
+
 /// The app's binary, running until dropped, with its output captured.
 pub struct Server {
     child: Child,
@@ -50,7 +66,23 @@ impl Server {
 
     /// Starts the binary and waits until `ready` says it serves.
     pub fn start_checked(env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
-        Server::launch(Command::new(env!("CARGO_BIN_EXE_session_app")), env, ready)
+        let command = Command::new(env!("CARGO_BIN_EXE_session_app"));
+        Server::launch(command, &fresh_stores(env), ready)
+    }
+
+    /// Starts the binary in the folder `dir` with the repository's
+    /// templates, and no store or spool setting but those in `env`: the
+    /// defaults, under `dir`.
+    pub fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_session_app"));
+        command.current_dir(dir);
+        let mut all = vec![(
+            "ROCKET_TEMPLATE_DIR".to_owned(),
+            templates.display().to_string(),
+        )];
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Server::launch(command, &all, |port| answers(port, "/healthz"))
     }
 
     /// Starts the binary as [`Server::start`] does, with its soft limit of
@@ -61,15 +93,21 @@ impl Server {
             .arg("-c")
             .arg(format!("ulimit -Sn {soft} && exec \"$0\""))
             .arg(env!("CARGO_BIN_EXE_session_app"));
-        Server::launch(shell, env, |port| answers(port, "/healthz"))
+        Server::launch(shell, &fresh_stores(env), |port| answers(port, "/healthz"))
     }
 
-    fn launch(mut command: Command, env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Server {
+    fn launch(
+        mut command: Command,
+        env: &[(String, String)],
+        ready: impl Fn(u16) -> bool,
+    ) -> Server {
         let port = free_port();
+        if command.get_current_dir().is_none() {
+            command.current_dir(env!("CARGO_MANIFEST_DIR"));
+        }
         // Only what is set here: a test elsewhere in this process may be
         // changing the environment (figment's Jail) while this one starts.
         let mut child = command
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_clear()
             .env("ROCKET_PROFILE", "release")
             .env("ROCKET_SECRET_KEY", TEST_KEY)
@@ -77,9 +115,7 @@ impl Server {
             .env("ROCKET_PORT", port.to_string())
             .env("ROCKET_CLI_COLORS", "false")
             .env("ROCKET_WORKERS", "4")
-            .env("ROCKET_SESSION_REVOCATION_STORE", super::fresh_store())
-            .env("ROCKET_SESSION_REVOCATION_SPOOL", super::fresh_store())
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -746,3 +746,29 @@ fn a_redis_whose_certificate_is_not_trusted_is_an_outage_not_a_link() {
     let absent = trusting(authority.ca(), &url);
     assert!(readiness(&absent).contains("Redis unreachable"));
 }
+
+#[test]
+fn two_instances_started_in_one_folder_need_no_spool_setting() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let redis = Redis::start(program, free_port());
+    let dir = std::path::PathBuf::from(fresh_store());
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = [("ROCKET_SESSION_REVOCATION_STORE", redis.url())];
+    let store: Vec<(&str, &str)> = store.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The second would refuse to start if it took the first one's spool.
+    let first = Server::start_in(&dir, &store);
+    let second = Server::start_in(&dir, &store);
+    for instance in [&first, &second] {
+        let spool = dir.join(format!("data/revocation-spool-{}", instance.port));
+        assert!(spool.exists(), "{} in {:?}", spool.display(), dir);
+    }
+    let (mut browser, cookie) = logged_in_at(&first, "太郎");
+    assert_eq!(log_out(&mut browser), 303);
+    assert!(refused_plain_within(
+        &second,
+        &cookie,
+        Duration::from_secs(1)
+    ));
+}

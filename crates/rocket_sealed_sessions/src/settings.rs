@@ -11,12 +11,12 @@
 //! | `session_cookie_name`        | text     | [`COOKIE_NAME`](defaults::COOKIE_NAME) |
 //! | `session_cookie_secure`      | bool     | [`COOKIE_SECURE`](defaults::COOKIE_SECURE) (`true` under Rocket's TLS) |
 //! | `session_revocation_store`   | path or `redis://` URL | [`REVOCATION_STORE`](defaults::REVOCATION_STORE) |
-//! | `session_revocation_spool`   | path     | [`REVOCATION_SPOOL`](defaults::REVOCATION_SPOOL) |
+//! | `session_revocation_spool`   | path     | [`spool_for`](defaults::spool_for) Rocket's `port`: `data/revocation-spool-8000` |
 //! | `session_redis_prefix`       | text     | [`REDIS_PREFIX`](defaults::REDIS_PREFIX) |
 //! | `secret_key_fallbacks`       | list of keys | none                             |
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::value::Value;
@@ -50,7 +50,7 @@ struct Raw {
     session_cookie_name: Value,
     session_cookie_secure: bool,
     session_revocation_store: String,
-    session_revocation_spool: PathBuf,
+    session_revocation_spool: Option<PathBuf>,
     session_redis_prefix: String,
     secret_key_fallbacks: Value,
 }
@@ -63,7 +63,7 @@ impl Default for Raw {
             session_cookie_name: Value::from(defaults::COOKIE_NAME),
             session_cookie_secure: defaults::COOKIE_SECURE,
             session_revocation_store: defaults::REVOCATION_STORE.to_owned(),
-            session_revocation_spool: PathBuf::from(defaults::REVOCATION_SPOOL),
+            session_revocation_spool: None,
             session_redis_prefix: defaults::REDIS_PREFIX.to_owned(),
             secret_key_fallbacks: Value::from(Vec::<String>::new()),
         }
@@ -167,7 +167,7 @@ pub enum SettingsError {
     SpoolNotAPath,
     /// The spool setting is empty.
     #[error(
-        "session_revocation_spool must not be empty: name a file, or leave it unset for {}",
+        "session_revocation_spool must not be empty: name a file, or leave it unset for {}-<port>",
         defaults::REVOCATION_SPOOL
     )]
     SpoolEmpty,
@@ -208,29 +208,26 @@ impl Settings {
             Some(name) => cookie_name(Value::from(name))?,
             None => cookie_name(raw.session_cookie_name.clone())?,
         };
+        let rocket = figment.extract::<rocket::Config>().ok();
         // Under Rocket's own TLS the cookies are Secure anyway; the prefix
         // then also keeps a sibling subdomain from planting them.
-        let tls = figment
-            .extract::<rocket::Config>()
-            .is_ok_and(|config| config.tls_enabled());
+        let tls = rocket.as_ref().is_some_and(|config| config.tls_enabled());
         let secure = chosen.secure.unwrap_or(raw.session_cookie_secure) || tls;
         let fallbacks = match chosen.fallback_keys {
             Some(keys) => keys,
             None => fallback_keys(raw.secret_key_fallbacks.clone())?,
         };
-        if raw.session_revocation_spool.as_os_str().is_empty() {
-            return Err(SettingsError::SpoolEmpty);
-        }
-        if raw
-            .session_revocation_spool
-            .to_str()
-            .is_some_and(looks_like_url)
-        {
-            return Err(SettingsError::SpoolNotAPath);
-        }
+        let spool = match &raw.session_revocation_spool {
+            Some(spool) if spool.as_os_str().is_empty() => return Err(SettingsError::SpoolEmpty),
+            Some(spool) if spool.to_str().is_some_and(looks_like_url) => {
+                return Err(SettingsError::SpoolNotAPath)
+            }
+            Some(spool) => spool.clone(),
+            None => defaults::spool_for(rocket.map_or(rocket::Config::default().port, |c| c.port)),
+        };
         let store = match chosen.store {
             Some(store) => store,
-            None => store(&raw)?,
+            None => store(&raw, &spool)?,
         };
         Ok(Settings {
             expiry: Expiry::new(idle, absolute),
@@ -241,10 +238,10 @@ impl Settings {
 }
 
 /// The store `session_revocation_store` names: a file path, or a Redis URL.
-fn store(raw: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
+fn store(raw: &Raw, spool: &Path) -> Result<Box<dyn RevocationStore>, StoreError> {
     let text = raw.session_revocation_store.as_str();
     if text.starts_with("redis://") || text.starts_with("rediss://") {
-        return redis_store(raw);
+        return redis_store(raw, spool);
     }
     // `rediss:/user:password@host` (one slash) would be a folder named
     // after the password, and no sharing: refused, and never shown.
@@ -264,15 +261,15 @@ fn store(raw: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
 }
 
 #[cfg(feature = "redis")]
-fn redis_store(raw: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
+fn redis_store(raw: &Raw, spool: &Path) -> Result<Box<dyn RevocationStore>, StoreError> {
     let store = crate::store::RedisStore::new(&raw.session_revocation_store)?
         .prefix(&raw.session_redis_prefix)
-        .spool(&raw.session_revocation_spool);
+        .spool(spool);
     Ok(Box::new(store))
 }
 
 #[cfg(not(feature = "redis"))]
-fn redis_store(_: &Raw) -> Result<Box<dyn RevocationStore>, StoreError> {
+fn redis_store(_: &Raw, _: &Path) -> Result<Box<dyn RevocationStore>, StoreError> {
     Err(StoreError::Setting(
         "session_revocation_store names Redis, but this build has no `redis` feature".to_owned(),
     ))
