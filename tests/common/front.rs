@@ -11,6 +11,7 @@ use session_app::routes;
 use super::server::{free_port, https, stop, wait_until, Agent, TestCertificate};
 
 const CONF: &str = include_str!("../../deploy/nginx.conf");
+const LOGROTATE: &str = include_str!("../../deploy/logrotate.conf");
 /// systemd's default soft limit of open files for a service.
 const SERVICE_OPEN_FILES: u32 = 1024;
 
@@ -37,7 +38,7 @@ fn fill(conf: &str, replacements: &[(&str, String, usize)]) -> String {
     replacements
         .iter()
         .fold(conf.to_owned(), |conf, (from, to, times)| {
-            assert_eq!(conf.matches(from).count(), *times, "{from} in nginx.conf");
+            assert_eq!(conf.matches(from).count(), *times, "{from} in the file");
             conf.replace(from, to)
         })
 }
@@ -76,8 +77,9 @@ impl Front {
                 ("/etc/ssl/session_app/cert.pem", at("cert.pem"), 1),
                 ("/etc/ssl/session_app/key.pem", at("key.pem"), 1),
                 ("/run/nginx-session_app.pid", at("nginx.pid"), 1),
-                ("/var/log/nginx/session_app.error.log", at("error.log"), 1),
-                ("/var/log/nginx/session_app.access.log", at("access.log"), 1),
+                ("/var/lib/session_app-acme", at("acme"), 1),
+                ("/var/log/session_app/nginx-error.log", at("error.log"), 1),
+                ("/var/log/session_app/nginx-access.log", at("access.log"), 1),
                 (
                     "/var/lib/nginx/session_app-",
                     format!("{}/", dir.display()),
@@ -127,6 +129,34 @@ impl Front {
     /// A browser talking HTTPS to the front.
     pub fn browser(&self) -> Agent {
         https(self.https, self.cert.der.clone())
+    }
+
+    /// `deploy/logrotate.conf` for this front's logs and pid, written into
+    /// its folder; the path of the file.
+    pub fn logrotate_conf(&self) -> PathBuf {
+        let conf = fill(
+            LOGROTATE,
+            &[
+                (
+                    "/var/log/session_app/nginx-access.log",
+                    self.at("access.log"),
+                    1,
+                ),
+                (
+                    "/var/log/session_app/nginx-error.log",
+                    self.at("error.log"),
+                    1,
+                ),
+                ("/run/nginx-session_app.pid", self.at("nginx.pid"), 1),
+            ],
+        );
+        let path = self.dir.join("logrotate.conf");
+        std::fs::write(&path, conf).unwrap();
+        path
+    }
+
+    pub fn at(&self, file: &str) -> String {
+        self.dir.join(file).display().to_string()
     }
 
     /// The requests nginx logged so far, each with its `request=` id.

@@ -11,6 +11,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
@@ -210,7 +211,7 @@ fn instances_sharing_a_key_serve_the_same_sessions_behind_the_front() {
 }
 
 #[test]
-fn the_front_redirects_to_https_and_marks_its_own_errors() {
+fn the_front_redirects_to_https_serves_challenges_and_marks_its_own_errors() {
     let Some(nginx) = nginx_program() else { return };
     let _beside = beside_others();
     // No app behind it: nginx answers on its own.
@@ -223,9 +224,80 @@ fn the_front_redirects_to_https_and_marks_its_own_errors() {
         "{redirect:?}"
     );
 
+    // But for Let's Encrypt's challenge, which certbot writes as a file.
+    let challenges = std::path::Path::new(&front.at("acme")).join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    std::fs::write(challenges.join("tok3n"), "tok3n.thumbprint").unwrap();
+    let challenge = Agent::plain(front.http)
+        .get("/.well-known/acme-challenge/tok3n")
+        .unwrap();
+    assert_eq!(
+        (challenge.status, challenge.body.as_str()),
+        (200, "tok3n.thumbprint")
+    );
+    assert_eq!(
+        challenge.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let missing = Agent::plain(front.http)
+        .get("/.well-known/acme-challenge/none")
+        .unwrap();
+    assert_eq!(missing.status, 404);
+
     let down = front.browser().get(uri!(routes::output)).unwrap();
     assert_eq!(down.status, 502);
     assert_security_headers(&down);
+}
+
+fn logrotate_program() -> Option<std::path::PathBuf> {
+    common::installed(
+        &["/usr/sbin/logrotate", "/usr/bin/logrotate"],
+        "the log rotation test needs logrotate: install the Debian package `logrotate`",
+    )
+}
+
+#[test]
+fn the_fronts_logs_rotate_and_nginx_writes_new_ones() {
+    let Some(nginx) = nginx_program() else { return };
+    let Some(logrotate) = logrotate_program() else {
+        return;
+    };
+    let _beside = beside_others();
+    let (first, second) = instances();
+    let front = Front::start(&nginx, [first.port, second.port]);
+    // The front logs every request but those for /healthz.
+    let index = uri!(routes::index).to_string();
+    let logged = |log: &str| log.lines().filter(|l| l.contains("\"GET / HTTP/")).count();
+    // nginx writes a request's line once it has answered it.
+    assert_eq!(front.browser().get(&index).unwrap().status, 200);
+    assert!(eventually(|| logged(&front.access_log()) > 0));
+    let before = logged(&front.access_log());
+
+    let conf = front.logrotate_conf();
+    let state = conf.with_file_name("logrotate.state");
+    let rotated = Command::new(logrotate)
+        .arg("--force")
+        .arg("--state")
+        .arg(&state)
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success() && rotated.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let old = conf.with_file_name("access.log.1");
+    assert_eq!(logged(&std::fs::read_to_string(&old).unwrap()), before);
+
+    // nginx reopened its log on USR1: the next request is in a new file.
+    assert_eq!(front.browser().get(&index).unwrap().status, 200);
+    assert!(
+        eventually(|| logged(&front.access_log()) == 1),
+        "a fresh access.log with one request: {:?}",
+        front.access_log()
+    );
+    assert_eq!(logged(&std::fs::read_to_string(&old).unwrap()), before);
 }
 
 #[test]

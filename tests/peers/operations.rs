@@ -315,3 +315,60 @@ fn nothing_a_client_sends_reaches_a_line_raw_or_whole() {
     }
     assert!(output.contains("\\u009b31m\\u2028"), "escaped, not dropped");
 }
+
+const UNIT: &str = include_str!("../../deploy/session_app@.service");
+
+fn systemd_analyze() -> Option<PathBuf> {
+    common::installed(
+        &["/usr/bin/systemd-analyze", "/bin/systemd-analyze"],
+        "the unit test needs systemd-analyze: install the Debian package `systemd`",
+    )
+}
+
+/// `systemd-analyze verify` on an instance of the template unit, with its
+/// `ExecStart=` pointing at the binary these tests built: what it prints,
+/// and whether it passed.
+fn verify_unit(program: &std::path::Path, unit: &str) -> (bool, String) {
+    let dir = PathBuf::from(common::fresh_store());
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("session_app@8081.service");
+    let exec = format!("ExecStart={}", env!("CARGO_BIN_EXE_session_app"));
+    assert_eq!(
+        unit.matches("ExecStart=/usr/local/bin/session_app\n")
+            .count(),
+        1
+    );
+    let unit = unit.replace("ExecStart=/usr/local/bin/session_app", &exec);
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new(program)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+#[test]
+fn the_template_unit_passes_systemd_analyze_verify() {
+    let Some(program) = systemd_analyze() else {
+        return;
+    };
+    let (passed, said) = verify_unit(&program, UNIT);
+    assert!(passed && said.is_empty(), "{said}");
+    // The check is no formality: it names a misspelt key.
+    let misspelt = UNIT.replace("DynamicUser=yes", "DynamicUsr=yes");
+    let (_, said) = verify_unit(&program, &misspelt);
+    assert!(said.contains("Unknown key 'DynamicUsr'"), "{said}");
+    // One instance per port, a user made for it, state of its own, and one
+    // secrets file for every instance.
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=session_app",
+        "Environment=ROCKET_PORT=%i",
+        "EnvironmentFile=/etc/session_app/session_app.env",
+    ] {
+        assert!(UNIT.lines().any(|l| l == line), "{line}");
+    }
+}
