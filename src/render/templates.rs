@@ -50,7 +50,7 @@ impl PageName {
 }
 
 /// The templates that are no page of their own: the frame and its parts.
-const FRAME: [&str; 3] = ["base", "csrf_field", "notice"];
+const FRAME: [&str; 5] = ["base", "csrf_field", "notice", "field_error", "notice_text"];
 
 /// Every template file the app needs in `template_dir`.
 pub fn required() -> impl Iterator<Item = &'static str> {
@@ -72,8 +72,10 @@ fn slot(page: PageName, lang: Lang, notice: bool) -> usize {
     (page as usize * Lang::ALL.len() + lang as usize) * 2 + usize::from(notice)
 }
 
-/// A page's inline partials spliced into `base`, then `base`'s own partials.
-const PARTIALS: [&str; 1] = ["csrf_field"];
+/// A page's inline partials spliced into `base`, then the shared partials,
+/// in this order: a partial may use those after it (`field_error` uses
+/// `notice_text`, as does `notice`).
+const PARTIALS: [&str; 3] = ["csrf_field", "field_error", "notice_text"];
 
 /// Where `base` shows the one-time notice: the `notice` partial in a page
 /// that has one to show, nothing in a page that has none, so that most
@@ -175,6 +177,14 @@ fn without_notice(source: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// `source` with each `{{> NAME}}` of `partials` replaced by its body, in
+/// their order.
+fn splice(source: String, partials: &[(String, String)]) -> String {
+    partials.iter().fold(source, |source, (name, body)| {
+        source.replace(&format!("{{{{> {name}}}}}"), body)
+    })
+}
+
 /// Every page in every language, without and with the notice, as
 /// `(name, source)`: read from `dir` now, so an edited file counts from the
 /// next start.
@@ -183,20 +193,17 @@ pub fn flatten(dir: &Path, catalog: &Catalog) -> Result<Vec<(String, String)>, S
     if !base.contains(NOTICE) {
         return Err(format!("base: it has no `{NOTICE}`"));
     }
-    let notice = read(dir, "notice")?.trim_end().to_owned();
     let partials: Vec<(String, String)> = PARTIALS
         .iter()
         .map(|name| Ok((name.to_string(), read(dir, name)?.trim_end().to_owned())))
         .collect::<Result<_, String>>()?;
+    let notice = splice(read(dir, "notice")?.trim_end().to_owned(), &partials);
     let mut pages = Vec::new();
     for page in PageName::ALL {
         let file = page.file();
         let blocks = inline_blocks(&read(dir, file)?).map_err(|e| format!("{file}: {e}"))?;
-        let mut source = base.clone();
         // The page's blocks first: they may use the shared partials.
-        for (name, body) in blocks.iter().chain(&partials) {
-            source = source.replace(&format!("{{{{> {name}}}}}"), body);
-        }
+        let source = splice(splice(base.clone(), &blocks), &partials);
         let plain = without_notice(
             &source
                 .replace(&format!("{NOTICE}\n"), "")

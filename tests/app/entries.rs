@@ -347,8 +347,15 @@ fn a_refused_entry_comes_back_in_the_form_marked_and_described() {
         "{page}"
     );
     assert!(field("value").contains(r#"aria-invalid="true""#), "{page}");
-    assert!(field("value").contains(r#"aria-describedby="notice value-hint""#));
-    assert!(field("value").contains("autofocus"), "focus goes to it");
+    assert!(field("value").contains(r#"aria-describedby="value-hint value-error""#));
+    // Its reason right above it, the summary at the top linking to it
+    // and taking the focus (GOV.UK's error pattern).
+    let reason = field("value-error");
+    assert!(reason.contains(r#"class="field-error""#), "{page}");
+    assert!(page.find(r#"id="value-error""#) < page.find(r#"id="value""#));
+    assert!(!field("value").contains("autofocus"));
+    assert!(field("notice").contains("autofocus"), "{page}");
+    assert!(page.contains(r##"role="alert" tabindex="-1" autofocus><a href="#value">"##));
 
     // A key refused: the key marked, both kept.
     set(&client, "no spaces", "青");

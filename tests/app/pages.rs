@@ -210,17 +210,24 @@ fn a_refused_name_marks_the_field_and_keeps_it_when_only_too_long() {
     login(&client, &long);
     let page = html_of_index(&client);
     assert!(
-        page.contains(r#"aria-invalid="true" aria-describedby="notice name-hint""#),
+        page.contains(r#"aria-invalid="true" aria-describedby="name-hint name-error""#),
         "{page}"
     );
+    // The reason, right above the field, says it is an error to a reader.
+    let reason = r#"<p id="name-error" class="field-error"><span class="visually-hidden">エラー：</span>名前は100文字以内で入力してください。</p>"#;
+    let at = page.find(reason).unwrap_or_else(|| panic!("{page}"));
+    assert!(at < page.find(r#"id="name""#).unwrap());
     assert!(
         page.contains(&format!(r#"value="{long}""#)),
         "kept for shortening"
     );
-    // The refused field takes the focus (autofocus), not the notice.
+    // The notice at the top is the summary: it takes the focus, and links
+    // to the field.
     assert!(
-        page.contains(r#"<p id="notice" class="notice notice-error" role="alert" tabindex="-1">"#)
+        page.contains(r##"<p id="notice" class="notice notice-error" role="alert" tabindex="-1" autofocus><a href="#name">"##),
+        "{page}"
     );
+    assert!(!page.contains(r#"size="40" autocomplete="username" aria-invalid="true" aria-describedby="name-hint name-error" autofocus"#));
 
     // Refused for another reason: marked, not kept.
     login(&client, "a\u{1}b");
@@ -361,7 +368,7 @@ fn wrong_methods_on_known_paths_say_what_works() {
     assert_eq!(response.status(), Status::MethodNotAllowed);
     assert_eq!(response.headers().get_one("Allow"), Some("GET, HEAD, POST"));
     let html = response.into_string().unwrap();
-    assert!(html.contains("このページはその方法では利用できません。"));
+    assert!(html.contains("このアドレスはページのフォーム専用のため、直接は開けません。ページに戻り、ボタンから操作してください。"));
     let response = client.delete(uri!(routes::output)).dispatch();
     assert_eq!(response.status(), Status::MethodNotAllowed);
     assert_eq!(response.headers().get_one("Allow"), Some("GET, HEAD"));

@@ -212,10 +212,14 @@ pub fn set_cookie(response: &LocalResponse<'_>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The text of the `role="alert"` element, if the page has one.
+/// The text of the `role="alert"` element, if the page has one (inside
+/// its link to the refused field, when it has one).
 pub fn alert_in(html: &str) -> Option<&str> {
     let tag = html.find(r#"role="alert""#)?;
-    let start = tag + html[tag..].find('>')? + 1;
+    let mut start = tag + html[tag..].find('>')? + 1;
+    if html[start..].starts_with("<a ") {
+        start += html[start..].find('>')? + 1;
+    }
     let end = start + html[start..].find('<')?;
     Some(&html[start..end])
 }

@@ -572,7 +572,7 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             assert!(alert.is_displayed().await.unwrap());
             assert_eq!(alert.text().await.unwrap(), "名前を入力してください。");
             let invalid = js(browser, "const n = document.getElementById('name'); return [n.getAttribute('aria-invalid'), n.getAttribute('aria-describedby')]").await;
-            assert_eq!(invalid, json!(["true", "notice name-hint"]));
+            assert_eq!(invalid, json!(["true", "name-hint name-error"]));
 
             // A stale form: the token cookie is gone (a browser restart). The
             // 403 page leads back to a fresh form, which works.
@@ -599,8 +599,10 @@ fn a_person_logs_in_deletes_the_name_and_logs_out() {
             );
             assert_eq!(
                 text_of(browser, "main p").await,
-                "このページはその方法では利用できません。"
+                "このアドレスはページのフォーム専用のため、直接は開けません。ページに戻り、ボタンから操作してください。"
             );
+            click(browser, r#"main a[href="/"]"#).await;
+            wait_for_path(browser, uri!(routes::index)).await;
 
             // The language switch: English, back on the same page, then Japanese.
             browser
@@ -839,7 +841,7 @@ fn the_session_table_keeps_its_shape_with_one_primary_action() {
                         assert_eq!(buttons, json!({ "wide": 0, "filled": ["set"] }));
                     }
                     // A refused key: both fields come back as typed, the key
-                    // marked and focused.
+                    // marked, the summary at the top focused.
                     fill(browser, "#key", "no spaces").await;
                     fill(browser, "#value", "青").await;
                     click(browser, "#set").await;
@@ -850,7 +852,38 @@ fn the_session_table_keeps_its_shape_with_one_primary_action() {
                      return [k.value, v.value, k.getAttribute('aria-invalid'), document.activeElement.id]",
                 )
                 .await;
-                    assert_eq!(form, json!(["no spaces", "青", "true", "key"]));
+                    assert_eq!(form, json!(["no spaces", "青", "true", "notice"]));
+                    // Its link leads to the field, with the field's label and
+                    // reason on screen above it (a phone's page is long).
+                    browser
+                        .find(Locator::Css("#notice a"))
+                        .await
+                        .unwrap()
+                        .click()
+                        .await
+                        .unwrap();
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    while js(browser, "return document.activeElement.id").await != json!("key") {
+                        assert!(
+                            Instant::now() < deadline,
+                            "the link never focused the field"
+                        );
+                        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let on_screen = js(
+                        browser,
+                        "const seen = e => { const r = e.getBoundingClientRect(); \
+                           return r.top >= 0 && r.bottom <= window.innerHeight; }; \
+                         return ['label[for=key]', '#key-error', '#key'] \
+                           .filter(css => !seen(document.querySelector(css)))",
+                    )
+                    .await;
+                    assert_eq!(on_screen, json!([]), "off screen, {}", screen.label());
+                    let reason = text_of(browser, "#key-error").await;
+                    assert!(
+                        reason.ends_with("キーは1〜32文字の英数字、_、- で入力してください。"),
+                        "{reason}"
+                    );
                     // The skip link, once focused, covers nothing.
                     let clear = js(
                     browser,
