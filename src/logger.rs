@@ -64,8 +64,8 @@ fn is_ours(target: &str) -> bool {
 /// needs a login), a form a guard refused (every CSRF refusal, which the
 /// app logs itself), a path no route serves (every bot's probe) and the
 /// catcher that answers it, a request or header it cannot read (what any
-/// client may send), and the launch (the app writes its own start-up
-/// line). WARN and ERROR are kept for what an operator should act on:
+/// client may send), and the launch and a stop (the app writes its own
+/// lines for both). WARN and ERROR are kept for what an operator should act on:
 /// these show at `debug` only.
 fn is_routine(record: &Record<'_>) -> bool {
     if is_ours(record.target()) || record.level() > Level::Warn {
@@ -78,6 +78,11 @@ fn is_routine(record: &Record<'_>) -> bool {
         "No matching routes for ",
         "Responding with registered ",
         "Rocket has launched",
+        // A stop asked for (systemctl stop, a restart): the app writes
+        // `stopped` once the requests in flight are done. A second signal
+        // during the stop is still a warning.
+        "Received SIGTERM. Requesting shutdown.",
+        "Received SIGINT. Requesting shutdown.",
         // A request Rocket cannot read (an unknown method, a target that
         // is not a path): the app writes its request line.
         "Bad incoming HTTP request",

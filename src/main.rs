@@ -84,7 +84,11 @@ async fn serve(figment: Figment) -> ExitCode {
     // port is taken.
     started(&app, open_files);
     match app.launch().await {
-        Ok(_) => ExitCode::SUCCESS,
+        // After SIGTERM or SIGINT, once the requests in flight are done.
+        Ok(_) => {
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             let summary = error.pretty_print();
             eprintln!("session_app: {summary}");

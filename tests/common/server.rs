@@ -271,6 +271,19 @@ pub fn answers(port: u16, path: impl Display) -> bool {
     Agent::plain(port).get(path).is_ok_and(|r| r.status == 200)
 }
 
+impl Server {
+    /// Stops it as systemd does (SIGTERM), and says whether it exited
+    /// cleanly; [`Server::output`] then holds all it wrote.
+    pub fn stop(&mut self) -> bool {
+        stop(&mut self.child);
+        let exited = self.child.try_wait().ok().flatten();
+        // Its last lines: the threads reading its output end at their
+        // pipes' end, and drop their share of it.
+        eventually(|| Arc::strong_count(&self.output) == 1);
+        exited.is_some_and(|status| status.success())
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -267,10 +267,11 @@ fn metrics_are_not_served_through_a_proxy() {
 
 #[test]
 fn routine_events_log_below_warn() {
-    let server = Server::start(&[]);
+    let mut server = Server::start(&[]);
     let mut browser = Agent::plain(server.port);
     // An anonymous visit to a page that needs a login, a bot's probe, a
-    // form without its token: each routine, none for an operator to act on.
+    // form without its token, a stop: each routine, none for an operator
+    // to act on.
     assert_eq!(browser.get(uri!(routes::output)).unwrap().status, 303);
     assert_eq!(browser.get("/wp-login.php").unwrap().status, 404);
     let refused = browser
@@ -278,7 +279,10 @@ fn routine_events_log_below_warn() {
         .unwrap();
     assert_eq!(refused.status, 403);
     assert!(server.prints_soon("method=POST path=/logout status=403"));
+    // And a stop, as systemd asks for one.
+    assert!(server.stop(), "a clean exit");
     let output = server.output();
+    assert!(output.ends_with(" INFO stopped\n"), "{output}");
     for line in output.lines() {
         assert!(
             !line.contains(" WARN ") && !line.contains(" ERROR "),
