@@ -106,7 +106,7 @@ fn a_template_naming_a_text_no_language_has_refuses_to_start() {
     let dir = copy_of_templates("unknown-text");
     edit(
         &dir,
-        "notice",
+        "notice_text",
         r#"{{t "flash_bytes"}}"#,
         r#"{{t "no_such_text"}}"#,
     );
