@@ -20,6 +20,7 @@ use rocket::http::{ContentType, Status};
 use rocket::request::{self, FromRequest, Request};
 use rocket::{get, Data, Response, State};
 
+use rocket_sealed_sessions::store::Condition;
 use rocket_sealed_sessions::{Counts, EndReason, Revocations};
 
 use super::process::{BuildInfo, ProcessMetrics};
@@ -33,6 +34,12 @@ pub struct Telemetry {
     revocations_held: Gauge,
     revocations_queued: Gauge,
     store_reachable: Gauge,
+    store_condition: Family<ConditionLabel, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabel {
+    condition: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -83,6 +90,13 @@ impl Telemetry {
             "1 while the revocation store is reachable, else 0",
             store_reachable.clone(),
         );
+        let store_condition = Family::<ConditionLabel, Gauge>::default();
+        registry.register(
+            "revocation_store_condition",
+            "1 for what keeps the revocation store from taking revocations now \
+             (ready, unreachable, writes_refused, partitioned), else 0",
+            store_condition.clone(),
+        );
         Telemetry {
             registry: root,
             requests,
@@ -90,6 +104,7 @@ impl Telemetry {
             revocations_held,
             revocations_queued,
             store_reachable,
+            store_condition,
         }
     }
 
@@ -247,6 +262,13 @@ pub fn metrics(
         .revocations_queued
         .set(health.queued.try_into().unwrap_or(i64::MAX));
     telemetry.store_reachable.set(i64::from(health.reachable));
+    for condition in Condition::ALL {
+        let label = ConditionLabel {
+            condition: condition.as_str(),
+        };
+        let now = i64::from(health.condition == condition);
+        telemetry.store_condition.get_or_create(&label).set(now);
+    }
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &telemetry.registry);

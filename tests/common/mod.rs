@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod front;
+pub mod redis;
 pub mod server;
 
 use figment::providers::{Format, Toml};

@@ -14,3 +14,4 @@ mod revocation;
 mod rolling_rotation;
 mod templates;
 mod tls;
+mod topologies;

@@ -33,7 +33,7 @@ use rocket::tokio::sync::oneshot;
 use crate::clock::{Clock, Millis};
 use crate::store::api::{RevocationStore, StoreError};
 use crate::store::memory::Memory;
-use crate::store::revocation::{Durability, Health, Revocation};
+use crate::store::revocation::{Condition, Durability, Health, Revocation};
 
 /// Lines appended before a compaction is considered.
 const COMPACT_AFTER: usize = 1024;
@@ -133,6 +133,7 @@ impl RevocationStore for FileStore {
             ),
             queued: log.map_or(0, FileLog::unwritten),
             reachable: true,
+            condition: Condition::Ready,
         }
     }
 

@@ -15,4 +15,4 @@ pub use file::FileStore;
 pub use memory::Memory;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-pub use revocation::{Durability, Health, Revocation};
+pub use revocation::{Condition, Durability, Health, Revocation};

@@ -17,26 +17,42 @@
 //! Keys and messages that are not revocations are skipped and counted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{MultiplexedConnection, PubSub};
-use redis::{AsyncConnectionConfig, Client, RedisResult};
+use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult};
 use rocket::futures::StreamExt;
 use rocket::tokio::sync::{mpsc, oneshot};
 use rocket::tokio::time::{sleep, timeout};
 
-use crate::clock::{to_millis, Clock};
+use crate::clock::{to_millis, Clock, Millis};
 use crate::defaults;
+use crate::id::SessionId;
+use crate::limits::CLOCK_SKEW;
 use crate::store::api::{RevocationStore, StoreError};
 use crate::store::file::{open_logged, Compaction, FileLog};
 use crate::store::memory::Memory;
-use crate::store::revocation::{Durability, Health, Revocation};
+use crate::store::revocation::{Condition, Durability, Health, Revocation};
 
+/// The bound on every call to Redis.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a logout waits for the link before it spools the
+/// revocation itself: with the spool's fsync, a logout answers within 3 s
+/// whatever Redis does.
+const LOGOUT_WAIT: Duration = Duration::from_millis(1500);
+/// How often a connected link checks that Redis answers and still holds
+/// what was written: a silent partition, or data Redis lost, is found
+/// within this plus [`TIMEOUT`].
+const PROBE_EVERY: Duration = Duration::from_secs(3);
+/// How long an instance's marker outlives its last probe: the markers of
+/// instances gone are dropped by Redis.
+const MARKER_LIFETIME: Duration = Duration::from_secs(60);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
-const LAST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between tries while Redis is out: once it is back,
+/// sharing resumes within this plus a connection's set-up.
+const LAST_RETRY: Duration = Duration::from_secs(2);
 
 struct Revoke {
     revocation: Revocation,
@@ -68,7 +84,7 @@ pub struct RedisStore {
 /// What an open store holds.
 struct Linked {
     requests: mpsc::UnboundedSender<Revoke>,
-    connected: Arc<AtomicBool>,
+    condition: Shared,
     /// Revocations waiting for Redis, for the metrics.
     queued: Arc<AtomicUsize>,
     spool: Arc<FileLog>,
@@ -164,7 +180,7 @@ impl RedisStore {
     ) -> Result<Linked, StoreError> {
         let client = self.client.clone();
         let (requests, queue) = mpsc::unbounded_channel();
-        let connected = Arc::new(AtomicBool::new(false));
+        let condition = Shared::default();
         let queued = Arc::new(AtomicUsize::new(0));
         let spool = Arc::new(spool);
         let link = Link {
@@ -172,7 +188,7 @@ impl RedisStore {
             keys: Keys::new(&self.prefix),
             memory,
             clock: clock.clone(),
-            connected: connected.clone(),
+            condition: condition.clone(),
             queued: queued.clone(),
             spool: spool.clone(),
             pending: VecDeque::new(),
@@ -181,7 +197,7 @@ impl RedisStore {
         rocket::tokio::spawn(link.run(queue));
         Ok(Linked {
             requests,
-            connected,
+            condition,
             queued,
             spool,
             clock,
@@ -191,8 +207,8 @@ impl RedisStore {
 
 impl Linked {
     /// Hands the revocation to the link and waits for its answer, at most
-    /// twice [`TIMEOUT`]; past that (or with the link gone) the revocation
-    /// is spooled here, and the link's own write, if it comes, is harmless.
+    /// [`LOGOUT_WAIT`]; past that (or with the link gone) the revocation is
+    /// spooled here, and the link's own write, if it comes, is harmless.
     async fn revoke(&self, revocation: Revocation) -> Durability {
         let (done, answer) = oneshot::channel();
         let request = Revoke {
@@ -200,7 +216,7 @@ impl Linked {
             done,
         };
         if self.requests.send(request).is_ok() {
-            if let Ok(Ok(durability)) = timeout(2 * TIMEOUT, answer).await {
+            if let Ok(Ok(durability)) = timeout(LOGOUT_WAIT, answer).await {
                 return durability;
             }
         }
@@ -208,15 +224,17 @@ impl Linked {
         spool(&self.spool, revocation, &self.clock).await
     }
 
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
-    }
-
-    /// Redis unreachable, or a spool that could not be written.
+    /// Redis out, or a spool that could not be written.
     fn trouble(&self) -> Option<String> {
-        let unreachable = (!self.is_connected())
-            .then(|| "Redis unreachable: revocations wait in the spool file".to_owned());
-        match (unreachable, self.spool.trouble()) {
+        let outage = match self.condition.get() {
+            Condition::Ready => None,
+            condition => Some(format!(
+                "{}: {} revocation(s) wait in the spool file",
+                words(condition),
+                self.queued.load(Ordering::Relaxed)
+            )),
+        };
+        match (outage, self.spool.trouble()) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         }
@@ -246,12 +264,14 @@ impl RevocationStore for RedisStore {
             Some(link) => Health {
                 trouble: link.trouble(),
                 queued: link.queued.load(Ordering::Relaxed),
-                reachable: link.is_connected(),
+                reachable: link.condition.get() == Condition::Ready,
+                condition: link.condition.get(),
             },
             None => Health {
                 trouble: Some("Redis: not open".to_owned()),
                 queued: 0,
                 reachable: false,
+                condition: Condition::Unreachable,
             },
         }
     }
@@ -282,6 +302,11 @@ struct Keys {
     session: String,
     subject: String,
     channel: String,
+    /// This instance's own marker, set once it has written back what it
+    /// holds and kept alive by its probes: gone, it says that Redis lost
+    /// its data (`FLUSHALL`, an empty replica promoted). One per instance,
+    /// so that each writes back what it alone may hold.
+    marker: String,
 }
 
 impl Keys {
@@ -290,6 +315,7 @@ impl Keys {
             session: format!("{prefix}revoked:"),
             subject: format!("{prefix}revoked-subject:"),
             channel: format!("{prefix}revocations"),
+            marker: format!("{prefix}held:{}", SessionId::random().to_hex()),
         }
     }
 
@@ -329,7 +355,7 @@ struct Link {
     keys: Keys,
     memory: Arc<Memory>,
     clock: Clock,
-    connected: Arc<AtomicBool>,
+    condition: Shared,
     queued: Arc<AtomicUsize>,
     spool: Arc<FileLog>,
     /// Revocations not yet written to Redis (also in the spool).
@@ -345,34 +371,86 @@ async fn bounded<T>(what: impl std::future::Future<Output = RedisResult<T>>) -> 
         .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()))
 }
 
+/// The link's [`Condition`], shared with the store's health: unreachable
+/// until the first connection.
+#[derive(Clone)]
+struct Shared(Arc<AtomicU8>);
+
+impl Default for Shared {
+    fn default() -> Shared {
+        let shared = Shared(Arc::default());
+        shared.set(Condition::Unreachable);
+        shared
+    }
+}
+
+impl Shared {
+    fn get(&self) -> Condition {
+        Condition::ALL[usize::from(self.0.load(Ordering::SeqCst))]
+    }
+
+    fn set(&self, condition: Condition) {
+        let index = Condition::ALL.iter().position(|c| *c == condition);
+        self.0.store(index.unwrap_or(0) as u8, Ordering::SeqCst);
+    }
+}
+
+/// A condition in words, for `/readyz` and the log.
+fn words(condition: Condition) -> &'static str {
+    match condition {
+        Condition::Ready => "Redis is reachable",
+        Condition::Unreachable => "Redis unreachable",
+        Condition::WritesRefused => "Redis refuses writes (READONLY, MOVED or NOPERM)",
+        Condition::Partitioned => "Redis does not answer in time (a partition?)",
+    }
+}
+
+/// The answers that refuse every write, not one: a replica, another
+/// node's slot, a user without the right. The link connects again (and
+/// finds the primary again) rather than skip an entry.
+fn refuses_writes(e: &RedisError) -> bool {
+    matches!(
+        e.code(),
+        Some("READONLY" | "MOVED" | "ASK" | "NOPERM" | "CLUSTERDOWN" | "TRYAGAIN" | "MASTERDOWN")
+    )
+}
+
+/// What an error says of the link.
+fn condition_of(e: &RedisError) -> Condition {
+    if refuses_writes(e) {
+        Condition::WritesRefused
+    } else if e.is_timeout() {
+        Condition::Partitioned
+    } else {
+        Condition::Unreachable
+    }
+}
+
+/// Whether an error is about one entry alone (Redis refused that value),
+/// so that the others still go.
+fn only_this_entry(e: &RedisError) -> bool {
+    e.code().is_some() && !refuses_writes(e)
+}
+
 impl Link {
     async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Revoke>) {
         let mut retry = FIRST_RETRY;
-        let mut outage = false;
+        let mut outage = None;
         loop {
             match self.connect().await {
                 Ok((mut conn, mut pubsub)) => {
-                    if outage {
+                    if outage.is_some() {
                         rocket::info!("revocations: Redis is reachable again");
                     }
                     retry = FIRST_RETRY;
-                    self.connected.store(true, Ordering::SeqCst);
+                    self.condition.set(Condition::Ready);
                     let ended = self.serve(&mut conn, &mut pubsub, &mut requests).await;
-                    self.connected.store(false, Ordering::SeqCst);
                     match ended {
                         Ok(()) => return, // the app is shutting down
-                        Err(e) => {
-                            rocket::warn!("revocations: Redis unreachable ({e}); queuing");
-                            outage = true;
-                        }
+                        Err(e) => outage = Some(self.out(&e, None)),
                     }
                 }
-                Err(e) => {
-                    if !outage {
-                        rocket::warn!("revocations: Redis unreachable ({e}); queuing");
-                        outage = true;
-                    }
-                }
+                Err(e) => outage = Some(self.out(&e, outage)),
             }
             // Until the next try, revocations are queued and answered.
             let deadline = sleep(retry);
@@ -390,24 +468,34 @@ impl Link {
         }
     }
 
+    /// Records why Redis is out, logging it when it is news (not the same
+    /// as `before`).
+    fn out(&self, e: &RedisError, before: Option<Condition>) -> Condition {
+        let condition = condition_of(e);
+        if before != Some(condition) {
+            rocket::warn!("revocations: {} ({e}); queuing", words(condition));
+        }
+        self.condition.set(condition);
+        condition
+    }
+
     /// Connects, subscribes, loads what Redis holds, then writes back what
     /// it lacks and what was queued.
     async fn connect(&mut self) -> RedisResult<(MultiplexedConnection, PubSub)> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+        let mut conn = bounded(
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await?;
         let mut pubsub = bounded(self.client.get_async_pubsub()).await?;
         bounded(pubsub.subscribe(&self.keys.channel)).await?;
         self.load(&mut conn).await?;
-        for revocation in self.memory.live_at(self.clock.millis()) {
-            self.write(&mut conn, &revocation, true).await?;
-        }
+        self.write_back(&mut conn).await?;
         while let Some(revocation) = self.pending.front().cloned() {
-            self.write(&mut conn, &revocation, false).await?;
+            self.write_or_skip(&mut conn, &revocation, false).await?;
             self.pending.pop_front();
             self.queued.store(self.pending.len(), Ordering::Relaxed);
         }
@@ -419,6 +507,40 @@ impl Link {
         Ok((conn, pubsub))
     }
 
+    /// Writes back every revocation still alive that Redis lacks, then
+    /// sets the marker that says Redis has them.
+    async fn write_back(&mut self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        for revocation in self.memory.live_at(self.clock.millis()) {
+            self.write_or_skip(conn, &revocation, true).await?;
+        }
+        bounded(
+            redis::cmd("SET")
+                .arg(&self.keys.marker)
+                .arg(1)
+                .arg("PX")
+                .arg(MARKER_LIFETIME.as_millis() as u64)
+                .query_async::<()>(conn),
+        )
+        .await
+    }
+
+    /// [`Link::write`], where Redis refusing this one entry skips it (and
+    /// logs it, once): only a connection's failure stops the others.
+    async fn write_or_skip(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        revocation: &Revocation,
+        only_if_missing: bool,
+    ) -> RedisResult<()> {
+        match self.write(conn, revocation, only_if_missing).await {
+            Err(e) if only_this_entry(&e) => {
+                self.skip(&format!("revocation Redis refused ({e})"));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// Spools a revocation Redis could not take, keeps it for the next
     /// connection, and answers the logout.
     async fn queue(&mut self, request: Revoke) {
@@ -428,13 +550,21 @@ impl Link {
         let _ = request.done.send(stored);
     }
 
-    /// Counts a key or message that is not a revocation; the first is
-    /// logged, so junk in Redis is seen without flooding the log.
+    /// Counts what is skipped: a key or message that is not a revocation
+    /// (or one no instance could have made), a value Redis refused. The
+    /// first is logged, so junk is seen without flooding the log.
     fn skip(&mut self, what: &str) {
         if self.skipped == 0 {
-            rocket::warn!("revocations: skipping a {what} in Redis that is not a revocation");
+            rocket::warn!(
+                "revocations: skipping a {what}; further ones are skipped without a word"
+            );
         }
         self.skipped += 1;
+    }
+
+    /// `revocation` if an instance could have made it now.
+    fn plausible(&self, revocation: Option<Revocation>) -> Option<Revocation> {
+        revocation.filter(|revocation| revocation.is_plausible(self.clock.millis()))
     }
 
     /// Every revocation Redis holds, into memory; anything else under the
@@ -464,11 +594,12 @@ impl Link {
                             redis::Value::Nil => continue, // expired since the scan
                             value => redis::from_redis_value::<String>(value).ok(),
                         };
-                        match value.and_then(|value| self.keys.revocation(key, &value)) {
+                        let found = value.and_then(|value| self.keys.revocation(key, &value));
+                        match self.plausible(found) {
                             Some(revocation) => {
                                 self.memory.insert(&revocation);
                             }
-                            None => self.skip("key"),
+                            None => self.skip("key in Redis that is not a revocation"),
                         }
                     }
                 }
@@ -481,9 +612,11 @@ impl Link {
         Ok(())
     }
 
-    /// Writes one revocation with a time-to-live of what remains of it, and
-    /// announces it. With `only_if_missing`, a revocation Redis already
-    /// holds is neither written nor announced again.
+    /// Writes one revocation with a time-to-live of what remains of it
+    /// (plus the clock skew allowed, so that an instance whose clock is
+    /// behind still finds it), and announces it. With `only_if_missing`, a
+    /// revocation Redis already holds is neither written nor announced
+    /// again.
     async fn write(
         &self,
         conn: &mut MultiplexedConnection,
@@ -494,25 +627,43 @@ impl Link {
         if remaining == 0 {
             return Ok(());
         }
+        let lifetime = remaining.saturating_add(CLOCK_SKEW.as_millis() as Millis);
         let (key, value) = self.keys.entry(revocation);
         let mut set = redis::cmd("SET");
-        set.arg(key).arg(value).arg("PX").arg(remaining);
+        set.arg(key).arg(value).arg("PX").arg(lifetime);
         if only_if_missing {
             set.arg("NX");
         }
-        let written: Option<String> = set.query_async(conn).await?;
+        let written: Option<String> = bounded(set.query_async(conn)).await?;
         if written.is_some() {
-            redis::cmd("PUBLISH")
-                .arg(&self.keys.channel)
-                .arg(revocation.to_line().trim_end())
-                .query_async::<i64>(conn)
-                .await?;
+            bounded(
+                redis::cmd("PUBLISH")
+                    .arg(&self.keys.channel)
+                    .arg(revocation.to_line().trim_end())
+                    .query_async::<i64>(conn),
+            )
+            .await?;
         }
         Ok(())
     }
 
-    /// Writes revocations as they come and applies announcements, until
-    /// the connection fails (an error) or the app stops (`Ok`).
+    /// Whether Redis still holds what this instance wrote, keeping its
+    /// marker alive: its answer is the probe that finds a silent
+    /// partition, too.
+    async fn still_held(&self, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
+        bounded(
+            redis::cmd("PEXPIRE")
+                .arg(&self.keys.marker)
+                .arg(MARKER_LIFETIME.as_millis() as u64)
+                .query_async::<i64>(conn),
+        )
+        .await
+        .map(|found| found == 1)
+    }
+
+    /// Writes revocations as they come and applies announcements, checking
+    /// Redis every [`PROBE_EVERY`], until the connection fails (an error)
+    /// or the app stops (`Ok`).
     async fn serve(
         &mut self,
         conn: &mut MultiplexedConnection,
@@ -521,6 +672,9 @@ impl Link {
     ) -> RedisResult<()> {
         let memory = self.memory.clone();
         let mut announcements = pubsub.on_message();
+        let mut probe = rocket::tokio::time::interval(PROBE_EVERY);
+        probe.set_missed_tick_behavior(rocket::tokio::time::MissedTickBehavior::Delay);
+        probe.tick().await;
         loop {
             rocket::tokio::select! {
                 request = requests.recv() => {
@@ -529,10 +683,26 @@ impl Link {
                         Ok(()) => {
                             let _ = request.done.send(Durability::Written);
                         }
+                        Err(e) if only_this_entry(&e) => {
+                            // Kept locally and in memory; Redis said no to
+                            // this one alone.
+                            self.skip(&format!("revocation Redis refused ({e})"));
+                            self.queue(request).await;
+                        }
                         Err(e) => {
                             self.queue(request).await;
                             return Err(e);
                         }
+                    }
+                }
+                _ = probe.tick() => {
+                    if !self.still_held(conn).await? {
+                        let held = memory.live_at(self.clock.millis()).len();
+                        rocket::warn!(
+                            "revocations: Redis no longer holds what was written (emptied, \
+                             or a replica without it promoted); writing back {held}"
+                        );
+                        self.write_back(conn).await?;
                     }
                 }
                 message = announcements.next() => {
@@ -540,11 +710,11 @@ impl Link {
                         return Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset).into());
                     };
                     let payload: String = message.get_payload().unwrap_or_default();
-                    match Revocation::from_line(&payload) {
+                    match self.plausible(Revocation::from_line(&payload)) {
                         Some(revocation) => {
                             memory.insert(&revocation);
                         }
-                        None => self.skip("message"),
+                        None => self.skip("message on the channel that is not a revocation"),
                     }
                 }
             }

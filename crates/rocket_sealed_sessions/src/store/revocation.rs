@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use crate::clock::{from_millis, to_millis, Millis};
 use crate::id::{from_hex, hex, SessionId};
+use crate::limits::{CLOCK_SKEW, LONGEST_LIFETIME};
 use crate::record::decimal;
 
 /// One revocation, as stores keep and share it.
@@ -39,6 +40,24 @@ impl Revocation {
 
     pub(crate) fn until_ms(&self) -> Millis {
         to_millis(self.until())
+    }
+
+    /// Whether an instance could have made it at `now`: it ends within the
+    /// longest a session lives, and a subject's cut-off is not ahead,
+    /// either by more than the clock skew allowed. Anything else read from
+    /// a shared store is junk, or forged, and is skipped: held, it would
+    /// never be dropped.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn is_plausible(&self, now: Millis) -> bool {
+        let skew = CLOCK_SKEW.as_millis() as Millis;
+        let horizon = now
+            .saturating_add(LONGEST_LIFETIME.as_millis() as Millis)
+            .saturating_add(skew);
+        let cut_off_ok = match self {
+            Revocation::Session { .. } => true,
+            Revocation::Subject { before, .. } => to_millis(*before) <= now.saturating_add(skew),
+        };
+        self.until_ms() <= horizon && cut_off_ok
     }
 
     /// The revocation as one line of text, newline included: `ID UNTIL`
@@ -132,4 +151,74 @@ pub struct Health {
     pub queued: usize,
     /// Whether the store is reachable now (a local file always is).
     pub reachable: bool,
+    /// What keeps a shared store from taking revocations now, if anything.
+    pub condition: Condition,
+}
+
+/// What keeps a shared store from taking revocations, told apart because
+/// each asks something else of an operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Condition {
+    /// Nothing: it takes them (a local file always does).
+    #[default]
+    Ready,
+    /// It cannot be connected to: down, or the wrong address.
+    Unreachable,
+    /// It is connected but refuses writes: a replica (`READONLY`), another
+    /// cluster node's slot (`MOVED`), or a user without the right
+    /// (`NOPERM`).
+    WritesRefused,
+    /// It is connected but nothing comes back in time: a silent partition,
+    /// or a server that hangs.
+    Partitioned,
+}
+
+impl Condition {
+    /// Every condition, in order.
+    pub const ALL: [Condition; 4] = [
+        Condition::Ready,
+        Condition::Unreachable,
+        Condition::WritesRefused,
+        Condition::Partitioned,
+    ];
+
+    /// Its name, for a metric's label: `ready`, `unreachable`,
+    /// `writes_refused` or `partitioned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Ready => "ready",
+            Condition::Unreachable => "unreachable",
+            Condition::WritesRefused => "writes_refused",
+            Condition::Partitioned => "partitioned",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_an_instance_could_make_is_plausible() {
+        let now: Millis = 1_800_000_000_000;
+        let day = 86_400_000;
+        let longest = LONGEST_LIFETIME.as_millis() as Millis;
+        let skew = CLOCK_SKEW.as_millis() as Millis;
+        let session = |until| Revocation::Session {
+            id: SessionId::random(),
+            until: from_millis(until),
+        };
+        let subject = |before, until| Revocation::Subject {
+            subject: "a".into(),
+            before: from_millis(before),
+            until: from_millis(until),
+        };
+        assert!(session(now + day).is_plausible(now));
+        assert!(session(now + longest + skew).is_plausible(now));
+        assert!(!session(now + longest + skew + 1).is_plausible(now));
+        assert!(!session(u64::MAX).is_plausible(now));
+        assert!(subject(now, now + longest).is_plausible(now));
+        assert!(subject(now + skew, now + longest).is_plausible(now));
+        assert!(!subject(now + skew + 1, now + longest).is_plausible(now));
+    }
 }
