@@ -36,11 +36,17 @@ impl Redis {
 
     /// A server started with `args` too (`--replicaof`, `--cluster-enabled`).
     pub fn start_with(program: PathBuf, port: u16, args: &[&str]) -> Redis {
+        // A folder of its own: a replica writes the data it receives there
+        // (dump.rdb), and a server loads what it finds there at start.
+        let dir = PathBuf::from(super::fresh_store());
+        std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new(&program)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(args)
-            .current_dir(std::env::temp_dir())
+            .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -203,4 +209,47 @@ pub fn redis_command(port: u16, args: &[&str]) -> String {
         answer.push(byte[0]);
     }
     String::from_utf8(answer).unwrap()
+}
+
+/// Sends one command to the server on `port` and reads its whole answer,
+/// flattened: each bulk string, simple string, integer or error in order
+/// (`SENTINEL get-master-addr-by-name` gives `["127.0.0.1", "6380"]`).
+pub fn redis_answer(port: u16, args: &[&str]) -> Vec<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let mut out = Vec::new();
+    read_reply(&mut reader, &mut out);
+    out
+}
+
+fn read_reply(reader: &mut impl std::io::BufRead, out: &mut Vec<String>) {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let line = line.trim_end();
+    let (kind, rest) = line.split_at(1);
+    match kind {
+        "+" | "-" | ":" => out.push(rest.to_owned()),
+        "$" => {
+            let Ok(len) = rest.parse::<usize>() else {
+                return; // $-1: nil
+            };
+            let mut data = vec![0u8; len + 2];
+            reader.read_exact(&mut data).unwrap();
+            out.push(String::from_utf8_lossy(&data[..len]).into_owned());
+        }
+        "*" => {
+            for _ in 0..rest.parse::<i64>().unwrap_or(0).max(0) {
+                read_reply(reader, out);
+            }
+        }
+        _ => panic!("not a RESP reply: {line}"),
+    }
 }

@@ -388,9 +388,12 @@ impl TlsRedis {
             // Only what the app uses, on its own keys and channel.
             .args(["~session_app:*", "&session_app:*"])
             .args(["+ping", "+scan", "+mget", "+set", "+publish", "+subscribe"])
-            .args(["+unsubscribe"])
+            .args(["+unsubscribe", "+pexpire", "+info", "+wait"])
             .args(["--user", "default", "off"])
-            .current_dir(std::env::temp_dir())
+            // Nothing found in a shared folder is loaded.
+            .arg("--dir")
+            .arg(&authority.dir)
+            .current_dir(&authority.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -10,6 +10,7 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -17,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use common::fresh_store;
 use common::redis::{
-    log_out, logged_in_at, plain_output_status, readiness, redis_command, redis_program,
-    refused_plain_within, spooled, wait_ready, Redis,
+    log_out, logged_in_at, plain_output_status, readiness, redis_answer, redis_command,
+    redis_program, refused_plain_within, spooled, wait_ready, Redis,
 };
-use common::server::{free_port, Agent, Server};
+use common::server::{free_port, Agent, Server, Started};
 
 /// Logs `count` people in on `instance` and out again; their cookies,
 /// each logout acknowledged (303).
@@ -265,4 +266,304 @@ fn revocations_no_instance_could_make_are_skipped_not_fatal() {
     };
     // The three logouts are held; the forged ones are not.
     assert_eq!(held(&second).as_deref(), Some("3"));
+}
+
+/// A Redis set up as production runs it: a primary, its replica, and
+/// three sentinels watching them (a quorum of two), on loopback ports.
+struct Sentinels {
+    primary: Option<Redis>,
+    replica: Redis,
+    /// Killed, by process id, when the test ends.
+    _sentinels: Vec<Started>,
+    ports: Vec<u16>,
+}
+
+const SERVICE: &str = "sessions";
+
+impl Sentinels {
+    fn start(program: &std::path::Path) -> Sentinels {
+        let primary = Redis::start(program.to_owned(), free_port());
+        let of = primary.port.to_string();
+        let replica = Redis::start_with(
+            program.to_owned(),
+            free_port(),
+            &["--replicaof", "127.0.0.1", &of],
+        );
+        assert!(
+            eventually_within(Duration::from_secs(20), || info(replica.port)
+                .contains("master_link_status:up")),
+            "the replica synced"
+        );
+        let dir = std::path::PathBuf::from(fresh_store());
+        std::fs::create_dir_all(&dir).unwrap();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let sentinels = ports
+            .iter()
+            .map(|port| {
+                // Sentinel rewrites its file as it learns: one each.
+                let conf = dir.join(format!("sentinel-{port}.conf"));
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
+                         sentinel monitor {SERVICE} 127.0.0.1 {of} 2\n\
+                         sentinel down-after-milliseconds {SERVICE} 1000\n\
+                         sentinel failover-timeout {SERVICE} 3000\n",
+                        dir = dir.display()
+                    ),
+                )
+                .unwrap();
+                Started(
+                    Command::new(program)
+                        .arg(&conf)
+                        .arg("--sentinel")
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .expect("redis-server --sentinel starts"),
+                )
+            })
+            .collect();
+        let sentinels = Sentinels {
+            primary: Some(primary),
+            replica,
+            _sentinels: sentinels,
+            ports,
+        };
+        // Ready once each sees the others and could fail over.
+        for port in &sentinels.ports {
+            assert!(
+                eventually_within(Duration::from_secs(30), || {
+                    TcpStream::connect(("127.0.0.1", *port)).is_ok()
+                        && redis_answer(*port, &["SENTINEL", "CKQUORUM", SERVICE])[0]
+                            .starts_with("OK 3 usable")
+                }),
+                "sentinel {port} never reached its quorum"
+            );
+        }
+        sentinels
+    }
+
+    /// The URL the app takes, naming the three sentinels.
+    fn url(&self) -> String {
+        let [first, second, third] = [self.ports[0], self.ports[1], self.ports[2]];
+        format!(
+            "redis-sentinel://127.0.0.1:{first}?node=127.0.0.1:{second}&node=127.0.0.1:{third}\
+             &sentinelServiceName={SERVICE}"
+        )
+    }
+
+    /// The port of the primary the sentinels name now.
+    fn primary_port(&self) -> u16 {
+        let answer = redis_answer(
+            self.ports[0],
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE],
+        );
+        answer[1].parse().unwrap()
+    }
+}
+
+fn info(port: u16) -> String {
+    redis_answer(port, &["INFO", "replication"]).concat()
+}
+
+/// People logging in and out on `instances` from a few threads until
+/// `stop`; the cookies of every logout acknowledged (303).
+fn churn(instances: &[u16], stop: Arc<AtomicBool>) -> thread::JoinHandle<Vec<String>> {
+    let instances = instances.to_vec();
+    thread::spawn(move || {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let (instances, stop) = (instances.clone(), stop.clone());
+                thread::spawn(move || {
+                    let mut cookies = Vec::new();
+                    let mut turn = worker;
+                    while !stop.load(Ordering::SeqCst) {
+                        turn += 1;
+                        let port = instances[turn % instances.len()];
+                        let mut browser = Agent::plain(port);
+                        let (_, login) = browser.log_in(&format!("利用者{worker}"));
+                        assert_eq!(login.status, 303);
+                        let cookie = browser.cookies[common::SESSION_COOKIE].clone();
+                        if log_out(&mut browser) == 303 {
+                            cookies.push(cookie);
+                        }
+                    }
+                    cookies
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("every request answered"))
+            .collect()
+    })
+}
+
+#[test]
+fn a_sentinel_failover_under_load_loses_no_acknowledged_logout() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let mut redis = Sentinels::start(&program);
+    let old_primary = redis.primary_port();
+    let (first, second) = (
+        spooled(&redis.url(), &fresh_store()),
+        spooled(&redis.url(), &fresh_store()),
+    );
+    wait_ready(&[&first, &second]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = churn(&[first.port, second.port], stop.clone());
+    thread::sleep(Duration::from_millis(1500));
+
+    // The primary dies mid-load; the sentinels promote the replica.
+    let killed = Instant::now();
+    redis.primary.take().unwrap().crash();
+    assert!(
+        eventually_within(Duration::from_secs(30), || redis.primary_port()
+            == redis.replica.port),
+        "no failover"
+    );
+    println!("promoted after {:?}", killed.elapsed());
+    wait_ready(&[&first, &second]);
+    println!("both instances ready after {:?}", killed.elapsed());
+    stop.store(true, Ordering::SeqCst);
+    let cookies = load.join().unwrap();
+    println!("{} logouts acknowledged", cookies.len());
+    assert!(cookies.len() > 50, "{}", cookies.len());
+
+    // The old primary comes back empty; the sentinels make it a replica.
+    let back = Redis::start(program, old_primary);
+    assert!(
+        eventually_within(Duration::from_secs(30), || info(back.port)
+            .contains("master_link_status:up")),
+        "the old primary rejoined as a replica"
+    );
+    let third = spooled(&redis.url(), &fresh_store());
+    wait_ready(&[&third]);
+    for instance in [&first, &second, &third] {
+        assert_eq!(
+            accepted(instance, &cookies),
+            0,
+            "accepted after the failover"
+        );
+    }
+}
+
+#[test]
+fn a_cluster_shares_revocations_across_its_nodes() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let Some(cli) = common::installed(
+        &["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"],
+        "the Cluster test needs redis-cli: install the Debian package `redis-tools`",
+    ) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(fresh_store());
+    std::fs::create_dir_all(&dir).unwrap();
+    let nodes: Vec<Redis> = (0..3)
+        .map(|_| {
+            let port = free_port();
+            let conf = dir.join(format!("nodes-{port}.conf")).display().to_string();
+            Redis::start_with(
+                program.clone(),
+                port,
+                &["--cluster-enabled", "yes", "--cluster-config-file", &conf],
+            )
+        })
+        .collect();
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|node| format!("127.0.0.1:{}", node.port))
+        .collect();
+    let created = Command::new(cli)
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .arg("--cluster-yes")
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{created:?} {:?}",
+        nodes
+            .iter()
+            .map(|node| redis_answer(node.port, &["CLUSTER", "NODES"]))
+            .collect::<Vec<_>>()
+    );
+    for node in &nodes {
+        assert!(eventually_within(Duration::from_secs(30), || redis_answer(
+            node.port,
+            &["CLUSTER", "INFO"]
+        )[0]
+        .contains("cluster_state:ok")));
+    }
+    let url = format!(
+        "redis-cluster://{}?node={}&node={}",
+        addresses[0], addresses[1], addresses[2]
+    );
+    let (first, second) = (spooled(&url, &fresh_store()), spooled(&url, &fresh_store()));
+    wait_ready(&[&first, &second]);
+    let cookies = logged_out_cookies(&first, 10);
+    assert!(refused_plain_within(
+        &second,
+        &cookies[9],
+        Duration::from_secs(1)
+    ));
+    let third = spooled(&url, &fresh_store());
+    wait_ready(&[&third]);
+    for instance in [&first, &second, &third] {
+        assert_eq!(accepted(instance, &cookies), 0);
+    }
+    // All in the slot of the hash tag, on the node that owns it.
+    let held: usize = nodes.iter().map(|node| keys_in(node.port)).sum();
+    assert!(held >= 10, "{held}");
+
+    // The slot moves to another node: the instances follow the MOVED,
+    // with no outage, and sharing goes on.
+    let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
+    move_slot_of("{session_app:}", &ports);
+    let more = logged_out_cookies(&second, 5);
+    assert!(refused_plain_within(
+        &first,
+        &more[4],
+        Duration::from_secs(1)
+    ));
+    for instance in [&first, &second, &third] {
+        assert_eq!(readiness(instance), "ready");
+        assert!(
+            !instance.output().contains("queuing"),
+            "{}",
+            instance.output()
+        );
+    }
+    let fourth = spooled(&url, &fresh_store());
+    wait_ready(&[&fourth]);
+    assert_eq!(accepted(&fourth, &[cookies, more].concat()), 0);
+}
+
+/// Moves the slot `key` hashes to, with its keys, from the node that owns
+/// it to another, as `redis-cli --cluster reshard` does.
+fn move_slot_of(key: &str, ports: &[u16]) {
+    let slot = redis_answer(ports[0], &["CLUSTER", "KEYSLOT", key])[0].clone();
+    let id = |port: u16| redis_answer(port, &["CLUSTER", "MYID"])[0].clone();
+    let owns = |port: u16| redis_answer(port, &["CLUSTER", "COUNTKEYSINSLOT", &slot])[0] != "0";
+    let from = *ports
+        .iter()
+        .find(|port| owns(**port))
+        .expect("a node holds the keys");
+    let to = *ports.iter().find(|port| **port != from).unwrap();
+    let (from_id, to_id) = (id(from), id(to));
+    redis_answer(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]);
+    redis_answer(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]);
+    let keys = redis_answer(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "10000"]);
+    let to_port = to.to_string();
+    let mut migrate = vec!["MIGRATE", "127.0.0.1", &to_port, "", "0", "5000", "KEYS"];
+    migrate.extend(keys.iter().map(String::as_str));
+    assert_eq!(redis_answer(from, &migrate), ["OK"]);
+    for port in ports {
+        redis_answer(*port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+    }
+    assert!(!owns(from) && owns(to));
 }

@@ -10,7 +10,7 @@
 //! | `session_absolute_timeout`   | seconds  | [`ABSOLUTE_TIMEOUT`](defaults::ABSOLUTE_TIMEOUT) |
 //! | `session_cookie_name`        | text     | [`COOKIE_NAME`](defaults::COOKIE_NAME) |
 //! | `session_cookie_secure`      | bool     | [`COOKIE_SECURE`](defaults::COOKIE_SECURE) (`true` under Rocket's TLS) |
-//! | `session_revocation_store`   | path or `redis://` URL | [`REVOCATION_STORE`](defaults::REVOCATION_STORE) |
+//! | `session_revocation_store`   | path, or a Redis URL (`redis://`, `redis-sentinel://`, `redis-cluster://`, and their `rediss-` forms) | [`REVOCATION_STORE`](defaults::REVOCATION_STORE) |
 //! | `session_revocation_spool`   | path     | [`spool_for`](defaults::spool_for) Rocket's `port`: `data/revocation-spool-8000` |
 //! | `session_redis_prefix`       | text     | [`REDIS_PREFIX`](defaults::REDIS_PREFIX) |
 //! | `secret_key_fallbacks`       | list of keys | none                             |
@@ -240,14 +240,23 @@ impl Settings {
 /// The store `session_revocation_store` names: a file path, or a Redis URL.
 fn store(raw: &Raw, spool: &Path) -> Result<Box<dyn RevocationStore>, StoreError> {
     let text = raw.session_revocation_store.as_str();
-    if text.starts_with("redis://") || text.starts_with("rediss://") {
+    let redis_schemes = [
+        "redis://",
+        "rediss://",
+        "redis-sentinel://",
+        "rediss-sentinel://",
+        "redis-cluster://",
+        "rediss-cluster://",
+    ];
+    if redis_schemes.iter().any(|scheme| text.starts_with(scheme)) {
         return redis_store(raw, spool);
     }
     // `rediss:/user:password@host` (one slash) would be a folder named
     // after the password, and no sharing: refused, and never shown.
     if looks_like_url(text) {
         return Err(StoreError::Setting(
-            "session_revocation_store must be a file path or a redis:// URL (it starts like a \
+            "session_revocation_store must be a file path or a Redis URL (redis://, rediss://, \
+             redis-sentinel://, redis-cluster://; it starts like a \
              URL: check the `//` after the scheme; the value is not shown)"
                 .to_owned(),
         ));
@@ -388,7 +397,7 @@ mod tests {
             (
                 "session_revocation_store",
                 "ftp://x".into(),
-                "file path or a redis",
+                "file path or a Redis URL",
             ),
             ("session_idle_timeout", "soon".into(), "invalid setting"),
         ];

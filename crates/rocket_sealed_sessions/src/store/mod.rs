@@ -9,6 +9,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod revocation;
+#[cfg(feature = "redis")]
+mod topology;
 
 pub use api::{RevocationStore, StoreError};
 pub use file::FileStore;

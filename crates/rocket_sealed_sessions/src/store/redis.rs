@@ -21,8 +21,14 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{MultiplexedConnection, PubSub};
-use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult};
+use redis::aio::{ConnectionLike, MultiplexedConnection, PubSub};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture,
+    RedisResult, Value,
+};
 use rocket::futures::StreamExt;
 use rocket::tokio::sync::{mpsc, oneshot};
 use rocket::tokio::time::{sleep, timeout};
@@ -35,6 +41,7 @@ use crate::store::api::{RevocationStore, StoreError};
 use crate::store::file::{open_logged, Compaction, FileLog};
 use crate::store::memory::Memory;
 use crate::store::revocation::{Condition, Durability, Health, Revocation};
+use crate::store::topology::Topology;
 
 /// The bound on every call to Redis.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +53,9 @@ const LOGOUT_WAIT: Duration = Duration::from_millis(1500);
 /// what was written: a silent partition, or data Redis lost, is found
 /// within this plus [`TIMEOUT`].
 const PROBE_EVERY: Duration = Duration::from_secs(3);
+/// How long a write waits for a replica to acknowledge it (`WAIT`), where
+/// the primary has one.
+const REPLICA_WAIT: Duration = Duration::from_millis(500);
 /// How long an instance's marker outlives its last probe: the markers of
 /// instances gone are dropped by Redis.
 const MARKER_LIFETIME: Duration = Duration::from_secs(60);
@@ -73,7 +83,7 @@ struct Revoke {
 /// # Ok::<(), rocket_sealed_sessions::store::StoreError>(())
 /// ```
 pub struct RedisStore {
-    client: Client,
+    topology: Topology,
     /// The URL without its user name and password.
     described: String,
     prefix: String,
@@ -92,33 +102,41 @@ struct Linked {
 }
 
 impl RedisStore {
-    /// A store at `url` (`redis://` or `rediss://`, with `user:password@`
-    /// as Redis takes them), with keys and channel under
+    /// A store at `url`, with keys and channel under
     /// [`defaults::REDIS_PREFIX`] and its spool at
-    /// [`defaults::REVOCATION_SPOOL`]. Refuses a URL
-    /// that is not one, or that turns off TLS verification (`#insecure`);
-    /// no message holds the URL, which may hold a password. Nothing is
-    /// connected until the app ignites, and Redis may be down then: the
-    /// app serves, and spools revocations until it is back.
+    /// [`defaults::REVOCATION_SPOOL`]. The URL names, in the convention
+    /// of the `fred` client:
+    ///
+    /// - one server: `redis://HOST:PORT/DB`, or `rediss://` over TLS;
+    /// - Sentinel: `redis-sentinel://HOST:PORT/DB?node=HOST:PORT&sentinelServiceName=NAME`,
+    ///   the sentinels (the first, then each `node`), asked for the
+    ///   primary again at every connection;
+    /// - a Cluster: `redis-cluster://HOST:PORT?node=HOST:PORT`, its nodes
+    ///   (the keys then share one slot, by a hash tag on the prefix).
+    ///
+    /// Each takes `user:password@` (for the data servers) as `redis://`
+    /// does, and has its `rediss-` form, TLS to every server. Refuses a
+    /// URL that is not one,
+    /// or that turns off TLS verification (`#insecure`); no message holds
+    /// the URL, which may hold a password. Nothing is connected until the
+    /// app ignites, and Redis may be down then: the app serves, and spools
+    /// revocations until it is back.
     pub fn new(url: &str) -> Result<RedisStore, StoreError> {
-        let invalid =
-            || StoreError::Setting("session_revocation_store is not a valid Redis URL".into());
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(invalid());
-        }
-        let client = Client::open(url).map_err(|_| invalid())?;
-        if let redis::ConnectionAddr::TcpTls { insecure: true, .. } =
-            client.get_connection_info().addr()
-        {
-            return Err(StoreError::Setting(
-                "session_revocation_store: `#insecure` would skip checking Redis's \
+        let topology = Topology::parse(url)?;
+        if let Topology::Node(client) = &topology {
+            if let redis::ConnectionAddr::TcpTls { insecure: true, .. } =
+                client.get_connection_info().addr()
+            {
+                return Err(StoreError::Setting(
+                    "session_revocation_store: `#insecure` would skip checking Redis's \
                  certificate: remove it, and name the CA that signed the certificate in \
                  SSL_CERT_FILE"
-                    .to_owned(),
-            ));
+                        .to_owned(),
+                ));
+            }
         }
         Ok(RedisStore {
-            client,
+            topology,
             described: describe_url(url),
             prefix: defaults::REDIS_PREFIX.to_owned(),
             spool_path: defaults::REVOCATION_SPOOL.into(),
@@ -145,16 +163,26 @@ impl RedisStore {
     /// out: one connection, bounded like the link's, tells them apart. Any
     /// other failure (unreachable, a certificate not trusted) is an outage:
     /// the app starts, queues, and its health says so. Checked before the
-    /// spool is opened, so a refusal touches nothing.
+    /// spool is opened, so a refusal touches nothing. (With Sentinel, the
+    /// primary is not known before the link asks: refused credentials are
+    /// then an outage that says why in the log.)
     fn check_credentials(&self) -> Result<(), StoreError> {
-        let checked =
-            self.client
-                .get_connection_with_timeout(TIMEOUT)
-                .and_then(|mut connection| {
-                    connection.set_read_timeout(Some(TIMEOUT))?;
-                    connection.set_write_timeout(Some(TIMEOUT))?;
-                    redis::cmd("PING").query::<String>(&mut connection)
-                });
+        let client = match &self.topology {
+            Topology::Node(client) => (**client).clone(),
+            Topology::Cluster(nodes) => match nodes.first().map(|node| Client::open(node.as_str()))
+            {
+                Some(Ok(client)) => client,
+                _ => return Ok(()),
+            },
+            Topology::Sentinel(_) => return Ok(()),
+        };
+        let checked = client
+            .get_connection_with_timeout(TIMEOUT)
+            .and_then(|mut connection| {
+                connection.set_read_timeout(Some(TIMEOUT))?;
+                connection.set_write_timeout(Some(TIMEOUT))?;
+                redis::cmd("PING").query::<String>(&mut connection)
+            });
         match checked {
             Err(e)
                 if e.kind() == redis::ErrorKind::AuthenticationFailed
@@ -178,14 +206,13 @@ impl RedisStore {
         memory: Arc<Memory>,
         clock: Clock,
     ) -> Result<Linked, StoreError> {
-        let client = self.client.clone();
         let (requests, queue) = mpsc::unbounded_channel();
         let condition = Shared::default();
         let queued = Arc::new(AtomicUsize::new(0));
         let spool = Arc::new(spool);
         let link = Link {
-            client,
-            keys: Keys::new(&self.prefix),
+            topology: self.topology.clone(),
+            keys: Keys::new(&self.prefix, matches!(self.topology, Topology::Cluster(_))),
             memory,
             clock: clock.clone(),
             condition: condition.clone(),
@@ -193,6 +220,7 @@ impl RedisStore {
             spool: spool.clone(),
             pending: VecDeque::new(),
             skipped: 0,
+            replicas: 0,
         };
         rocket::tokio::spawn(link.run(queue));
         Ok(Linked {
@@ -310,12 +338,20 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(prefix: &str) -> Keys {
+    /// The names under `prefix`. In a cluster the keys carry it as a hash
+    /// tag (`{PREFIX}revoked:…`): all in one slot, so that one node holds
+    /// them, one `SCAN` finds them, and one `MGET` reads them.
+    fn new(prefix: &str, cluster: bool) -> Keys {
+        let keys = if cluster {
+            format!("{{{prefix}}}")
+        } else {
+            prefix.to_owned()
+        };
         Keys {
-            session: format!("{prefix}revoked:"),
-            subject: format!("{prefix}revoked-subject:"),
+            session: format!("{keys}revoked:"),
+            subject: format!("{keys}revoked-subject:"),
             channel: format!("{prefix}revocations"),
-            marker: format!("{prefix}held:{}", SessionId::random().to_hex()),
+            marker: format!("{keys}held:{}", SessionId::random().to_hex()),
         }
     }
 
@@ -351,7 +387,7 @@ impl Keys {
 }
 
 struct Link {
-    client: Client,
+    topology: Topology,
     keys: Keys,
     memory: Arc<Memory>,
     clock: Clock,
@@ -362,6 +398,74 @@ struct Link {
     pending: VecDeque<Revocation>,
     /// Keys and messages skipped as not revocations (logged once).
     skipped: u64,
+    /// The replicas a write waits for (`WAIT`): 1 where the primary has
+    /// any, so that a failover keeps what was acknowledged; 0 alone.
+    replicas: u32,
+}
+
+/// The connection that carries the link's commands: to one server, or to
+/// a cluster, whose client follows its slots (and `MOVED`) itself.
+enum Conn {
+    Node(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// `cmd` (which names no key: `SCAN`, `INFO`, `WAIT`) sent where the
+    /// keys live: in a cluster, the primary of the slot `key` hashes to.
+    async fn home<T: FromRedisValue>(&mut self, cmd: &Cmd, key: &str) -> RedisResult<T> {
+        match self {
+            Conn::Node(conn) => cmd.query_async(conn).await,
+            Conn::Cluster(conn) => {
+                let route = Route::with_key(key, SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                Ok(redis::from_redis_value(
+                    conn.route_command(cmd.clone(), routing).await?,
+                )?)
+            }
+        }
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Node(conn) => conn.req_packed_command(cmd),
+            Conn::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Node(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Node(conn) => conn.get_db(),
+            Conn::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// A subscription on the first of a cluster's `nodes` that takes one: an
+/// announcement published on any node reaches every node's subscribers.
+async fn cluster_pubsub(nodes: &[String]) -> RedisResult<PubSub> {
+    let mut last = None;
+    for node in nodes {
+        match bounded(async { Client::open(node.as_str())?.get_async_pubsub().await }).await {
+            Ok(pubsub) => return Ok(pubsub),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound).into()))
 }
 
 /// `what` bounded by [`TIMEOUT`], a late answer being an error.
@@ -413,6 +517,12 @@ fn refuses_writes(e: &RedisError) -> bool {
         e.code(),
         Some("READONLY" | "MOVED" | "ASK" | "NOPERM" | "CLUSTERDOWN" | "TRYAGAIN" | "MASTERDOWN")
     )
+}
+
+/// The primary took the writes but no replica acknowledged them in time:
+/// the link connects again rather than empty the spool.
+fn not_replicated() -> RedisError {
+    RedisError::from((redis::ErrorKind::Io, "no replica acknowledged the writes"))
 }
 
 /// What an error says of the link.
@@ -479,26 +589,43 @@ impl Link {
         condition
     }
 
-    /// Connects, subscribes, loads what Redis holds, then writes back what
-    /// it lacks and what was queued.
-    async fn connect(&mut self) -> RedisResult<(MultiplexedConnection, PubSub)> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let mut conn = bounded(
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await?;
-        let mut pubsub = bounded(self.client.get_async_pubsub()).await?;
+    /// Connects (to the primary the topology names now), subscribes, loads
+    /// what Redis holds, then writes back what it lacks and what was
+    /// queued. The spool is emptied only once Redis has it all, on a
+    /// replica too where there is one.
+    async fn connect(&mut self) -> RedisResult<(Conn, PubSub)> {
+        let (mut conn, mut pubsub) = match &self.topology {
+            Topology::Cluster(nodes) => {
+                let cluster = ClusterClient::builder(nodes.clone())
+                    .connection_timeout(TIMEOUT)
+                    .response_timeout(TIMEOUT)
+                    .build()?;
+                let conn = bounded(cluster.get_async_connection()).await?;
+                (Conn::Cluster(conn), cluster_pubsub(nodes).await?)
+            }
+            topology => {
+                let client = bounded(topology.primary()).await?;
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT));
+                let conn =
+                    bounded(client.get_multiplexed_async_connection_with_config(&config)).await?;
+                let pubsub = bounded(client.get_async_pubsub()).await?;
+                (Conn::Node(conn), pubsub)
+            }
+        };
         bounded(pubsub.subscribe(&self.keys.channel)).await?;
+        self.replicas = self.replicas_of(&mut conn).await?;
         self.load(&mut conn).await?;
         self.write_back(&mut conn).await?;
-        while let Some(revocation) = self.pending.front().cloned() {
+        for revocation in self.pending.clone() {
             self.write_or_skip(&mut conn, &revocation, false).await?;
-            self.pending.pop_front();
-            self.queued.store(self.pending.len(), Ordering::Relaxed);
         }
+        if !self.replicated(&mut conn).await? {
+            return Err(not_replicated());
+        }
+        self.pending.clear();
+        self.queued.store(0, Ordering::Relaxed);
         // Redis holds everything this instance knows: the spool's lines
         // have done their work.
         if let Err(e) = self.spool.clear() {
@@ -507,9 +634,44 @@ impl Link {
         Ok((conn, pubsub))
     }
 
+    /// How many replicas a write waits for: one where the primary has any
+    /// connected, none for a server alone. A user not allowed `INFO` gets
+    /// none, as if alone.
+    async fn replicas_of(&self, conn: &mut Conn) -> RedisResult<u32> {
+        let info =
+            bounded(conn.home::<String>(redis::cmd("INFO").arg("replication"), &self.keys.session))
+                .await;
+        let info = match info {
+            Ok(info) => info,
+            Err(e) if e.code() == Some("NOPERM") => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let connected = info
+            .lines()
+            .find_map(|line| line.strip_prefix("connected_slaves:"))
+            .and_then(|count| count.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        Ok(connected.min(1))
+    }
+
+    /// Whether every write so far on `conn` has reached the replicas a
+    /// write waits for (at once, alone).
+    async fn replicated(&self, conn: &mut Conn) -> RedisResult<bool> {
+        if self.replicas == 0 {
+            return Ok(true);
+        }
+        let wait = REPLICA_WAIT.as_millis() as u64;
+        let acknowledged: u32 = bounded(conn.home(
+            redis::cmd("WAIT").arg(self.replicas).arg(wait),
+            &self.keys.session,
+        ))
+        .await?;
+        Ok(acknowledged >= self.replicas)
+    }
+
     /// Writes back every revocation still alive that Redis lacks, then
     /// sets the marker that says Redis has them.
-    async fn write_back(&mut self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+    async fn write_back(&mut self, conn: &mut Conn) -> RedisResult<()> {
         for revocation in self.memory.live_at(self.clock.millis()) {
             self.write_or_skip(conn, &revocation, true).await?;
         }
@@ -528,7 +690,7 @@ impl Link {
     /// logs it, once): only a connection's failure stops the others.
     async fn write_or_skip(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         revocation: &Revocation,
         only_if_missing: bool,
     ) -> RedisResult<()> {
@@ -569,26 +731,27 @@ impl Link {
 
     /// Every revocation Redis holds, into memory; anything else under the
     /// prefix is skipped.
-    async fn load(&mut self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+    async fn load(&mut self, conn: &mut Conn) -> RedisResult<()> {
         for pattern in [
             format!("{}*", self.keys.session),
             format!("{}*", self.keys.subject),
         ] {
             let mut cursor: u64 = 0;
             loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                let scan = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
                     .arg(&pattern)
                     .arg("COUNT")
                     .arg(1000)
-                    .query_async(conn)
-                    .await?;
+                    .clone();
+                let (next, keys): (u64, Vec<String>) =
+                    bounded(conn.home(&scan, &self.keys.session)).await?;
                 if !keys.is_empty() {
                     // As raw values: one that is not text must not fail
                     // the load of all the others.
                     let values: Vec<redis::Value> =
-                        redis::cmd("MGET").arg(&keys).query_async(conn).await?;
+                        bounded(redis::cmd("MGET").arg(&keys).query_async(conn)).await?;
                     for (key, value) in keys.iter().zip(values) {
                         let value = match value {
                             redis::Value::Nil => continue, // expired since the scan
@@ -619,7 +782,7 @@ impl Link {
     /// again.
     async fn write(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         revocation: &Revocation,
         only_if_missing: bool,
     ) -> RedisResult<()> {
@@ -647,10 +810,26 @@ impl Link {
         Ok(())
     }
 
+    /// Writes again what waits in the spool, and empties the spool once a
+    /// replica has it all (at once, alone).
+    async fn settle(&mut self, conn: &mut Conn) -> RedisResult<()> {
+        for revocation in self.pending.clone() {
+            self.write_or_skip(conn, &revocation, false).await?;
+        }
+        if self.replicated(conn).await? {
+            self.pending.clear();
+            self.queued.store(0, Ordering::Relaxed);
+            if let Err(e) = self.spool.clear() {
+                rocket::warn!("revocations: the spool could not be emptied: {e}");
+            }
+        }
+        Ok(())
+    }
+
     /// Whether Redis still holds what this instance wrote, keeping its
     /// marker alive: its answer is the probe that finds a silent
     /// partition, too.
-    async fn still_held(&self, conn: &mut MultiplexedConnection) -> RedisResult<bool> {
+    async fn still_held(&self, conn: &mut Conn) -> RedisResult<bool> {
         bounded(
             redis::cmd("PEXPIRE")
                 .arg(&self.keys.marker)
@@ -666,7 +845,7 @@ impl Link {
     /// or the app stops (`Ok`).
     async fn serve(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         pubsub: &mut PubSub,
         requests: &mut mpsc::UnboundedReceiver<Revoke>,
     ) -> RedisResult<()> {
@@ -680,9 +859,19 @@ impl Link {
                 request = requests.recv() => {
                     let Some(request) = request else { return Ok(()) };
                     match self.write(conn, &request.revocation, false).await {
-                        Ok(()) => {
-                            let _ = request.done.send(Durability::Written);
-                        }
+                        Ok(()) => match self.replicated(conn).await {
+                            Ok(true) => {
+                                let _ = request.done.send(Durability::Written);
+                            }
+                            // On the primary alone, which a failover would
+                            // lose: kept, and written again, until a
+                            // replica has it.
+                            Ok(false) => self.queue(request).await,
+                            Err(e) => {
+                                self.queue(request).await;
+                                return Err(e);
+                            }
+                        },
                         Err(e) if only_this_entry(&e) => {
                             // Kept locally and in memory; Redis said no to
                             // this one alone.
@@ -703,6 +892,10 @@ impl Link {
                              or a replica without it promoted); writing back {held}"
                         );
                         self.write_back(conn).await?;
+                    }
+                    self.replicas = self.replicas_of(conn).await?;
+                    if !self.pending.is_empty() {
+                        self.settle(conn).await?;
                     }
                 }
                 message = announcements.next() => {
@@ -750,7 +943,7 @@ mod tests {
 
     #[test]
     fn keys_and_values_read_back_as_written() {
-        let keys = Keys::new("app:");
+        let keys = Keys::new("app:", false);
         let at = from_millis;
         for revocation in [
             Revocation::Session {
