@@ -567,3 +567,33 @@ fn move_slot_of(key: &str, ports: &[u16]) {
     }
     assert!(!owns(from) && owns(to));
 }
+
+#[test]
+fn a_revocation_outlives_its_session_in_redis_by_the_clock_skew_allowed() {
+    let Some(program) = redis_program() else {
+        return;
+    };
+    let redis = Redis::start(program, free_port());
+    let instance = spooled(&redis.url(), &fresh_store());
+    wait_ready(&[&instance]);
+    logged_out_cookies(&instance, 1);
+    let keys = redis_answer(redis.port, &["KEYS", "session_app:revoked:*"]);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let until: u64 = redis_answer(redis.port, &["GET", &keys[0]])[0]
+        .parse()
+        .unwrap();
+    let ttl: u64 = redis_answer(redis.port, &["PTTL", &keys[0]])[0]
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Kept 5 minutes (the skew allowed) past the session's end, so that
+    // an instance whose clock is that far behind still finds it.
+    let past_the_end = (now + ttl).saturating_sub(until);
+    assert!(
+        (299_000..=300_000).contains(&past_the_end),
+        "{past_the_end} ms past the end"
+    );
+}

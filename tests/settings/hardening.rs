@@ -203,6 +203,20 @@ fn every_refusal_is_one_line_with_one_prefix() {
         "{line}"
     );
 
+    // So is a malformed topology: a Sentinel URL without its service,
+    // a cluster with a database, a scheme misspelt.
+    for url in [
+        "redis-sentinel://app:s3cret@127.0.0.1:26379?node=127.0.0.1:26380",
+        "rediss-cluster://app:s3cret@127.0.0.1:7000/2",
+        "redis-sentinal://app:s3cret@127.0.0.1:26379",
+    ] {
+        let line = refusal_line(&[("ROCKET_SESSION_REVOCATION_STORE", url)]);
+        assert!(
+            line.contains("session_revocation_store") && !line.contains("s3cret"),
+            "{line}"
+        );
+    }
+
     // Unbounded threads abort the runtime: refused before it starts.
     let line = refusal_line(&[("ROCKET_WORKERS", "100000")]);
     assert!(line.contains("at most 1024"), "{line}");
