@@ -1,20 +1,28 @@
 //! Revocations shared through Redis (or Valkey) by every instance (the
-//! `redis` feature).
+//! `redis` feature): one server, Sentinel or a Cluster, by URL.
 //!
-//! Each revocation is written under its own key, with a time-to-live equal
-//! to the session's remaining life, and announced on a channel; every
-//! instance applies the announcements to its memory. An instance that
-//! connects (or reconnects) subscribes first, then loads every revocation
-//! Redis holds, then writes back, and announces, each one it holds that
-//! Redis lacks: a Redis restarted empty gets back everything any running
-//! instance still knows. While Redis is unreachable, revocations are
-//! written to the local spool file before the logout answers, and the
-//! connection is retried with a backoff capped at five seconds; the spool is
-//! read back at start, so a queued revocation outlives its instance.
+//! Each revocation is written under its own key, with a time-to-live of
+//! the session's remaining life plus the clock skew allowed, and announced
+//! on a channel; every instance applies the announcements to its memory.
+//! An instance that connects (or reconnects) finds the primary (Sentinel
+//! names it anew each time), subscribes, loads every revocation Redis
+//! holds, then writes back, and announces, each one it holds that Redis
+//! lacks. A probe every [`PROBE_EVERY`] checks a marker of the instance's
+//! own: gone, Redis lost its data (`FLUSHALL`, an empty replica promoted),
+//! and everything still alive is written back; unanswered, the link is cut
+//! (a silent partition) and connects again. Where the primary has a
+//! replica, a write is acknowledged only once one has it (`WAIT`).
 //!
-//! Every call to Redis is bounded by [`TIMEOUT`], and so is a logout's wait
-//! for the link: past it, the revocation is spooled by the logout itself.
-//! Keys and messages that are not revocations are skipped and counted.
+//! While Redis is out, revocations are written to the local spool file
+//! before the logout answers, and the connection is retried with a backoff
+//! capped at [`LAST_RETRY`]; the spool is read back at start, so a queued
+//! revocation outlives its instance, and emptied only once Redis (and a
+//! replica, where there is one) has it all.
+//!
+//! Every call to Redis is bounded by [`TIMEOUT`], and a logout's wait for
+//! the link by [`LOGOUT_WAIT`]: past it, the revocation is spooled by the
+//! logout itself. Keys and messages that are not revocations, or that no
+//! instance could have made, are skipped and counted.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
