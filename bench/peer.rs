@@ -1,8 +1,9 @@
 //! The peer `bench/peer.sh` measures the app against: a session page the
 //! way Rocket's own `examples/cookies` keeps one. A private cookie set by a
-//! form POST, a guard that opens it, a handlebars page that shows it, the
-//! cookie removed on logout; nothing else (no expiry, no revocation, no
-//! CSRF, no security headers). Templates in `bench/peer/`.
+//! form POST, a guard that opens it, a handlebars page that shows it, an
+//! entry set and deleted as a private cookie of its own, the cookie
+//! removed on logout; nothing else (no expiry, no revocation, no CSRF, no
+//! security headers). Templates in `bench/peer/`.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::CookieJar;
@@ -53,6 +54,30 @@ fn login(form: Form<Login<'_>>, jar: &CookieJar<'_>) -> Redirect {
     Redirect::to(uri!(session))
 }
 
+#[derive(FromForm)]
+struct Entry<'r> {
+    key: &'r str,
+    value: &'r str,
+}
+
+#[derive(FromForm)]
+struct Key<'r> {
+    key: &'r str,
+}
+
+/// An entry, as a private cookie of its own.
+#[post("/session/set", data = "<form>")]
+fn set_entry(_user: User, form: Form<Entry<'_>>, jar: &CookieJar<'_>) -> Redirect {
+    jar.add_private((format!("entry_{}", form.key), form.value.to_owned()));
+    Redirect::to(uri!(session))
+}
+
+#[post("/session/delete", data = "<form>")]
+fn delete_entry(_user: User, form: Form<Key<'_>>, jar: &CookieJar<'_>) -> Redirect {
+    jar.remove_private(format!("entry_{}", form.key));
+    Redirect::to(uri!(session))
+}
+
 #[post("/logout")]
 fn logout(jar: &CookieJar<'_>) -> Redirect {
     jar.remove_private("user");
@@ -61,7 +86,16 @@ fn logout(jar: &CookieJar<'_>) -> Redirect {
 
 #[rocket::launch]
 fn rocket() -> _ {
-    rocket::build()
-        .attach(Template::fairing())
-        .mount("/", routes![index, login, session, no_session, logout])
+    rocket::build().attach(Template::fairing()).mount(
+        "/",
+        routes![
+            index,
+            login,
+            session,
+            no_session,
+            set_entry,
+            delete_entry,
+            logout
+        ],
+    )
 }

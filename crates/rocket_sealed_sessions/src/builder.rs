@@ -101,9 +101,9 @@ impl Builder {
 
     /// How the app names a request: the session layer's log lines (a
     /// login, a logout, a cookie refused) then carry `request=<id>`, so
-    /// they join the app's request lines. Asked only when info lines are
-    /// logged, and at most a few times per request: make the identifier
-    /// once, in the request's local cache.
+    /// they join the app's request lines. Asked only when the log is on,
+    /// and a few times per request: make the identifier once, in the
+    /// request's local cache.
     ///
     /// ```
     /// use rocket::Request;

@@ -22,11 +22,11 @@ pub(crate) struct Events<'r> {
 }
 
 impl<'r> Events<'r> {
-    /// The events of `req`. The hook is asked only when info lines are
-    /// logged at all: an app may make the identifier on demand.
+    /// The events of `req`. The hook is asked only when lines are logged
+    /// at all (errors included): an app may make the identifier on demand.
     pub(crate) fn of(req: &'r Request<'_>, ids: &RequestIds) -> Events<'r> {
         let request = match ids.0 {
-            Some(hook) if log::log_enabled!(Level::Info) => hook(req),
+            Some(hook) if log::log_enabled!(Level::Error) => hook(req),
             _ => None,
         };
         Events { request }

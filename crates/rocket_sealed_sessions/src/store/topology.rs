@@ -133,9 +133,13 @@ fn parts(url: &str, tls: bool, sentinel: bool) -> Result<Parts, StoreError> {
                 nodes.push(format!("{host}:{port}"));
             }
             "sentinelServiceName" if sentinel => service = Some(value.into_owned()),
-            other => {
-                let shown: String = other.chars().filter(char::is_ascii_alphanumeric).collect();
-                return Err(refused(format!("it has an unknown parameter `{shown}`")));
+            // Not named: a password with an unencoded `?` would make
+            // part of it a parameter's name.
+            _ => {
+                return Err(refused(
+                    "it has a parameter other than `node` (and, for Sentinel, \
+                     `sentinelServiceName`)",
+                ))
             }
         }
     }
@@ -224,6 +228,7 @@ mod tests {
             "redis-sentinel://app:s3cret@h1?sentinelServiceName=m",
             "redis-sentinel://app:s3cret@h1:26379?node=h2&sentinelServiceName=m",
             "redis-sentinel://app:s3cret@h1:26379?sentinelPassword=s3cret&sentinelServiceName=m",
+            "redis-sentinel://app:1234?s3cret@h1:26379?sentinelServiceName=m",
             "redis-cluster://app:s3cret@h1:7000/3",
             "redis-cluster://app:s3cret@:7000",
             "redis-cluster://app:s3cret@h1:7000/x",
