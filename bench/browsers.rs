@@ -9,6 +9,8 @@
 //! Each browser loops: `GET /` (the login form: its `csrf_token` and the
 //! cookies set), `POST /login` with a name and the token (303 to
 //! `/output`), `GET /output` (the token again). Then, by MODE:
+//! - `every`: as `logout`, with an entry set (and the page showing it) and
+//!   deleted before the logout;
 //! - `logout`: `POST /logout` with the token (303 to `/`), and the next
 //!   loop's `GET /`, with the same cookie jar, must show the notice that the
 //!   logout was recorded ("You have logged out."), not the one that says it
@@ -41,6 +43,8 @@ const SHOWN_ERRORS: usize = 5;
 enum Mode {
     Login,
     Logout,
+    /// Every step: an entry set and deleted before the logout.
+    Every,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
             let mode = match mode.as_str() {
                 "login" => Mode::Login,
                 "logout" => Mode::Logout,
+                "every" => Mode::Every,
                 _ => return None,
             };
             Some((port, browsers, seconds, mode))
@@ -60,7 +65,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let Some((port, browsers, seconds, mode)) = parsed else {
-        eprintln!("usage: browsers PORT BROWSERS SECONDS login|logout");
+        eprintln!("usage: browsers PORT BROWSERS SECONDS login|logout|every");
         return ExitCode::from(2);
     };
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         match mode {
             Mode::Login => "login",
             Mode::Logout => "logout",
+            Mode::Every => "every",
         },
         total.loops,
         total.requests,
@@ -127,7 +133,7 @@ fn browse(address: SocketAddr, mode: Mode, deadline: Instant) -> Tally {
         match outcome {
             Ok(()) => {
                 tally.loops += 1;
-                logged_out = mode == Mode::Logout;
+                logged_out = mode != Mode::Login;
             }
             Err(error) => {
                 tally.errors += 1;
@@ -161,8 +167,32 @@ fn one_loop(browser: &mut Browser, mode: Mode, logged_out: bool) -> Result<(), S
     login.expect(303, Some("/output"))?;
     let output = browser.request("GET", "/output", None)?;
     output.expect(200, None)?;
-    let token = output.csrf_token()?;
-    if mode == Mode::Logout {
+    let mut token = output.csrf_token()?;
+    if mode == Mode::Every {
+        let set = browser.request(
+            "POST",
+            "/session/set",
+            Some(&form(&[
+                ("key", "color"),
+                ("value", "青"),
+                ("csrf_token", &token),
+            ])),
+        )?;
+        set.expect(303, Some("/output"))?;
+        let output = browser.request("GET", "/output", None)?;
+        output.expect(200, None)?;
+        if !output.body_contains("<code>color</code>") {
+            return Err("GET /output after setting an entry does not list it".into());
+        }
+        token = output.csrf_token()?;
+        let delete = browser.request(
+            "POST",
+            "/session/delete",
+            Some(&form(&[("key", "color"), ("csrf_token", &token)])),
+        )?;
+        delete.expect(303, Some("/output"))?;
+    }
+    if mode != Mode::Login {
         let logout = browser.request("POST", "/logout", Some(&form(&[("csrf_token", &token)])))?;
         logout.expect(303, Some("/"))?;
     }

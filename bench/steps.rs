@@ -8,8 +8,9 @@
 //! - SIDE: `app` (CSRF token and cookie, as the app's forms need) or
 //!   `peer` (a private cookie and nothing else).
 //! - STEP: `output` (GET /output), `login` (POST /login), `set` (POST
-//!   /session/set), `delete` (POST /session/delete) or `logout` (POST
-//!   /logout).
+//!   /session/set), `delete` (POST /session/delete), `logout` (POST
+//!   /logout), or `flow`: each connection a browser looping log in, its
+//!   page, log out, a fresh session each time (counted in flows).
 //! - AMOUNT: seconds of load (`4`), or, for `logout`, `xN`: N logouts,
 //!   each of a session of its own, logged in before the clock starts (a
 //!   replayed cookie would measure an already-revoked session).
@@ -46,6 +47,7 @@ enum Step {
     Set,
     Delete,
     Logout,
+    Flow,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +112,7 @@ impl Run {
             "set" => Step::Set,
             "delete" => Step::Delete,
             "logout" => Step::Logout,
+            "flow" => Step::Flow,
             _ => return None,
         };
         let amount = match amount.strip_prefix('x') {
@@ -128,6 +131,9 @@ impl Run {
     }
 
     async fn go(self) -> Result<String, String> {
+        if self.step == Step::Flow {
+            return self.flows().await;
+        }
         let prepared = Arc::new(self.prepare().await?);
         let next = Arc::new(AtomicUsize::new(0));
         let cpu_before = cpu_ticks(self.server)?;
@@ -145,30 +151,8 @@ impl Run {
                 )
             })
             .collect();
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for task in tasks {
-            let (mut done, failed) = task.await.map_err(|e| e.to_string())??;
-            latencies.append(&mut done);
-            errors += failed;
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        let cpu = cpu_ticks(self.server)? - cpu_before;
-        let requests = latencies.len() + errors;
-        latencies.sort_unstable();
-        let p99 = latencies
-            .get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |micros| f64::from(*micros) / 1000.0);
-        let cpu_per_request = cpu / ticks_per_second() * 1e6 / requests.max(1) as f64;
-        Ok(format!(
-            "steps: {} {} requests {requests} rps {:.0} p99_ms {p99:.2} cpu_us {cpu_per_request:.1} errors {errors}",
-            self.step_name(),
-            match self.side {
-                Side::App => "app",
-                Side::Peer => "peer",
-            },
-            requests as f64 / elapsed,
-        ))
+        self.finish(self.step_name(), tasks, started, cpu_before)
+            .await
     }
 
     fn step_name(&self) -> &'static str {
@@ -178,6 +162,7 @@ impl Run {
             Step::Set => "set",
             Step::Delete => "delete",
             Step::Logout => "logout",
+            Step::Flow => "flow",
         }
     }
 
@@ -233,8 +218,96 @@ impl Run {
             (Step::Logout, Amount::Seconds(_)) => {
                 return Err("logout takes xN: each logout needs a session of its own".into())
             }
+            (Step::Flow, _) => return Err("flow prepares nothing".into()),
         };
         Ok(requests)
+    }
+
+    /// The whole flow, as issue 26 measures it: each connection a browser
+    /// that loops log in, its page, log out, with a fresh session each
+    /// time (the login page's token cookie kept, as a browser keeps it).
+    /// Flows per second, a flow's p99, CPU per flow.
+    async fn flows(&self) -> Result<String, String> {
+        let Amount::Seconds(seconds) = self.amount else {
+            return Err("flow takes seconds".into());
+        };
+        let mut first = Browser::connect(self.address, &self.host).await?;
+        let page = first.send("GET", "/", None).await?;
+        let token = page.token(self.side)?;
+        let jar = first.jar.clone();
+        let cpu_before = cpu_ticks(self.server)?;
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..self.connections)
+            .map(|_| {
+                let (address, host, side) = (self.address, self.host.clone(), self.side);
+                let (jar, token) = (jar.clone(), token.clone());
+                tokio::spawn(async move {
+                    let runner = Run {
+                        address,
+                        host: host.clone(),
+                        side,
+                        step: Step::Flow,
+                        connections: 1,
+                        amount: Amount::Seconds(seconds),
+                        server: 0,
+                    };
+                    let mut browser = Browser::connect(address, &host).await?;
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    while Instant::now() < deadline {
+                        browser.jar = jar.clone();
+                        let began = Instant::now();
+                        match runner.one_flow(&mut browser, &token).await {
+                            Ok(()) => latencies.push(began.elapsed().as_micros() as u32),
+                            Err(_) => {
+                                errors += 1;
+                                browser = Browser::connect(address, &host).await?;
+                            }
+                        }
+                    }
+                    Ok::<_, String>((latencies, errors))
+                })
+            })
+            .collect();
+        self.finish("flow", tasks, started, cpu_before).await
+    }
+
+    /// Waits for every connection's share, then sums up: the line printed.
+    async fn finish(
+        &self,
+        step: &str,
+        tasks: Vec<tokio::task::JoinHandle<Result<Share, String>>>,
+        started: Instant,
+        cpu_before: f64,
+    ) -> Result<String, String> {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for task in tasks {
+            let (mut done, failed) = task.await.map_err(|e| e.to_string())??;
+            latencies.append(&mut done);
+            errors += failed;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_ticks(self.server)? - cpu_before;
+        Ok(summary(
+            step,
+            self.side,
+            &mut latencies,
+            errors,
+            elapsed,
+            cpu,
+        ))
+    }
+
+    /// One flow: log in, the page, log out.
+    async fn one_flow(&self, browser: &mut Browser, token: &str) -> Result<(), String> {
+        let token = self.logged_in(browser, token).await?;
+        let body = self.with_token(&[], &token);
+        browser
+            .send("POST", "/logout", Some(&body))
+            .await?
+            .expect(303)
     }
 
     /// The login form, with the login page's token on the app's side.
@@ -262,6 +335,36 @@ impl Run {
         }
         form(&all)
     }
+}
+
+/// One connection's share: the latencies of the answers as expected, and
+/// the count of the others.
+type Share = (Vec<u32>, usize);
+
+/// The line printed: requests (or flows), their rate, p99, CPU each, and
+/// the errors.
+fn summary(
+    step: &str,
+    side: Side,
+    latencies: &mut [u32],
+    errors: usize,
+    elapsed: f64,
+    cpu: f64,
+) -> String {
+    let requests = latencies.len() + errors;
+    latencies.sort_unstable();
+    let p99 = latencies
+        .get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1)))
+        .map_or(0.0, |micros| f64::from(*micros) / 1000.0);
+    let cpu_per_request = cpu / ticks_per_second() * 1e6 / requests.max(1) as f64;
+    let side = match side {
+        Side::App => "app",
+        Side::Peer => "peer",
+    };
+    format!(
+        "steps: {step} {side} requests {requests} rps {:.0} p99_ms {p99:.2} cpu_us {cpu_per_request:.1} errors {errors}",
+        requests as f64 / elapsed,
+    )
 }
 
 /// One connection's share of the load: requests taken in turn (each one
