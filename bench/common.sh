@@ -24,13 +24,15 @@ app_key="$(head -c 32 /dev/urandom | base64)"
 
 # start_app PORT [wrapper...]: the app in the release profile, configured by
 # the environment alone, logging off so the figures measure the app, not
-# the terminal; its pid in $app.
+# the terminal; its pid in $app. Its revocation file is in $work, or in
+# $STORE_DIR (/dev/shm: a logout's fsync then costs next to nothing, which
+# measures what the disk's costs).
 start_app() {
   local port=$1; shift
   ROCKET_PROFILE=release \
   ROCKET_SECRET_KEY="$app_key" \
   ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off \
-  ROCKET_SESSION_REVOCATION_STORE="$work/revoked-$port" \
+  ROCKET_SESSION_REVOCATION_STORE="${STORE_DIR:-$work}/revoked-$port" \
     "$@" target/release/session_app >"$work/app-$port.log" 2>&1 &
   app=$!; pids+=("$app")
 }
