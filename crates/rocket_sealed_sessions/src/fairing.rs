@@ -8,6 +8,7 @@ use rocket::{Build, Rocket};
 use crate::clock::Clock;
 use crate::counts::Counts;
 use crate::events::RequestIds;
+use crate::guard::Layer;
 use crate::revocations::Revocations;
 use crate::settings::{Choices, Settings, SettingsError};
 
@@ -80,12 +81,20 @@ impl Fairing for Sessions {
             Ok(revocations) => revocations,
             Err(e) => return self.refuse(rocket, SettingsError::from(e)),
         };
+        let counts = Counts::default();
+        let layer = Layer {
+            expiry,
+            cookies: cookies.clone(),
+            clock: self.clock.clone(),
+            counts: counts.clone(),
+            request_ids: self.request_ids,
+        };
         Ok(rocket
             .manage(expiry)
             .manage(cookies)
             .manage(revocations)
             .manage(self.clock.clone())
-            .manage(Counts::default())
-            .manage(self.request_ids))
+            .manage(counts)
+            .manage(layer))
     }
 }

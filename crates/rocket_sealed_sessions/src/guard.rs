@@ -17,9 +17,8 @@ use rocket::request::{FromRequest, Outcome, Request};
 use crate::clock::Clock;
 use crate::cookie::{CookieRules, Lifetime, Opened};
 use crate::counts::{Counts, EndReason};
-use crate::events::Events;
+use crate::events::{Events, RequestIds};
 use crate::expiry::{Expiry, Verdict, Why};
-use crate::limits::MAX_ENTRIES;
 use crate::record::Record;
 use crate::revocations::Revocations;
 use crate::store::Durability;
@@ -94,14 +93,26 @@ struct Rules<'r> {
     events: Events<'r>,
 }
 
+/// What every request reads, in one managed value: one lookup per
+/// request, not one per part. Copies of what the fairing also manages on
+/// its own for the app (they share the clock's and the counts' state).
+pub(crate) struct Layer {
+    pub(crate) expiry: Expiry,
+    pub(crate) cookies: CookieRules,
+    pub(crate) clock: Clock,
+    pub(crate) counts: Counts,
+    pub(crate) request_ids: RequestIds,
+}
+
 impl<'r> Rules<'r> {
     fn of(req: &'r Request<'_>) -> Rules<'r> {
+        let layer: &'r Layer = managed(req);
         Rules {
-            expiry: managed(req),
-            cookies: managed(req),
-            clock: managed(req),
-            counts: managed(req),
-            events: Events::of(req, managed(req)),
+            expiry: &layer.expiry,
+            cookies: &layer.cookies,
+            clock: &layer.clock,
+            counts: &layer.counts,
+            events: Events::of(req, &layer.request_ids),
         }
     }
 
@@ -134,11 +145,12 @@ impl<'r> Session<'r> {
     /// The session of `req`, opened under the session rules (once per
     /// request, whoever asks first).
     pub fn of(req: &'r Request<'_>) -> Session<'r> {
-        let opening = opened(req);
+        let (rules, revocations) = (Rules::of(req), managed(req));
+        let opening = req.local_cache(|| open(req.cookies(), rules, revocations));
         Session {
             jar: req.cookies(),
-            rules: Rules::of(req),
-            revocations: managed(req),
+            rules,
+            revocations,
             current: opening.record.as_ref().map(Cow::Borrowed),
             ended: opening.ended,
         }
@@ -237,10 +249,7 @@ impl<'r> Session<'r> {
         let Some(record) = current.clone().into_owned().with_attachment(attachment) else {
             return false;
         };
-        let plaintext = record.encode();
-        self.rules.seal(self.jar, &record, plaintext);
-        self.current = Some(Cow::Owned(record));
-        true
+        self.replace(record).is_ok()
     }
 
     /// Sets entry `key` to `value`; says whether it replaced a value.
@@ -261,7 +270,7 @@ impl<'r> Session<'r> {
     /// Seals `record` as the live session, if it keeps every limit.
     fn replace(&mut self, record: Record) -> Result<(), InsertError> {
         let plaintext = record.encode();
-        if record.entries().len() > MAX_ENTRIES || !record.is_well_formed() {
+        if !record.is_well_formed() {
             return Err(InsertError::TooMany);
         }
         let budget = self.rules.cookies.session_budget();
@@ -386,19 +395,26 @@ fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
 
 fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
     let name = rules.cookies.session_cookie();
-    let refuse = |ended: Ended, why: &str| {
-        rules
-            .events
-            .info(format_args!("session: cookie rejected: {why}"));
-        rules.counts.count_end(match ended {
-            Ended::Revoked => EndReason::Revoked,
-            _ => EndReason::Unreadable,
-        });
+    // A cookie that is no session: said, counted, and removed.
+    let end = |ended: Ended, reason: EndReason, line: std::fmt::Arguments<'_>| {
+        rules.events.info(line);
+        rules.counts.count_end(reason);
         rules.cookies.discard(jar, name);
         Opening {
             record: None,
             ended: Some(ended),
         }
+    };
+    let refuse = |ended: Ended, why: &str| {
+        let reason = match ended {
+            Ended::Revoked => EndReason::Revoked,
+            _ => EndReason::Unreadable,
+        };
+        end(
+            ended,
+            reason,
+            format_args!("session: cookie rejected: {why}"),
+        )
     };
     let (plaintext, stale_key) = match rules.cookies.open(jar, name) {
         Opened::Missing => {
@@ -420,18 +436,12 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
     let now = rules.clock.millis();
     match rules.expiry.check_at(&record, now) {
         Verdict::Expired(why) => {
-            rules
-                .events
-                .info(format_args!("session: expired ({})", why.as_str()));
-            rules.counts.count_end(match why {
+            let reason = match why {
                 Why::Idle => EndReason::Idle,
                 Why::Absolute | Why::Future => EndReason::Absolute,
-            });
-            rules.cookies.discard(jar, name);
-            return Opening {
-                record: None,
-                ended: Some(Ended::TimedOut),
             };
+            let line = format_args!("session: expired ({})", why.as_str());
+            return end(Ended::TimedOut, reason, line);
         }
         Verdict::Renew => {
             record.touch(now);

@@ -28,3 +28,12 @@ pub const COOKIE_BUDGET: usize = 4096;
 /// How far ahead of this server's clock another instance's may run: a
 /// session dated further ahead is refused.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Whether `text` is a token: 1 to 64 letters, digits, `-` or `_`, the
+/// form of a cookie name and of a session's attachment.
+pub(crate) fn is_token(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

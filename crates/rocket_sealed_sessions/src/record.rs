@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use crate::clock::{from_millis, to_millis, Millis};
 use crate::id::SessionId;
 use crate::limits::{
-    LONGEST_LIFETIME, MAX_ENTRIES, MAX_KEY_BYTES, MAX_SUBJECT_BYTES, MAX_VALUE_BYTES,
+    is_token, LONGEST_LIFETIME, MAX_ENTRIES, MAX_KEY_BYTES, MAX_SUBJECT_BYTES, MAX_VALUE_BYTES,
 };
 
 /// One session as its cookie carries it.
@@ -275,11 +275,7 @@ impl Record {
                 .subject
                 .as_ref()
                 .is_none_or(|s| (1..=MAX_SUBJECT_BYTES).contains(&s.len()))
-            && self.attachment.as_ref().is_none_or(|t| {
-                (1..=64).contains(&t.len())
-                    && t.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            })
+            && self.attachment.as_deref().is_none_or(is_token)
             && self.entries.iter().all(|(k, v)| {
                 !k.is_empty() && k.len() <= MAX_KEY_BYTES && v.len() <= MAX_VALUE_BYTES
             })
