@@ -463,6 +463,16 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// A connection for commands and one for announcements, to one server.
+async fn node_connection(client: Client) -> RedisResult<(Conn, PubSub)> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT));
+    let conn = bounded(client.get_multiplexed_async_connection_with_config(&config)).await?;
+    let pubsub = bounded(client.get_async_pubsub()).await?;
+    Ok((Conn::Node(conn), pubsub))
+}
+
 /// A subscription on the first of a cluster's `nodes` that takes one: an
 /// announcement published on any node reaches every node's subscribers.
 async fn cluster_pubsub(nodes: &[String]) -> RedisResult<PubSub> {
@@ -611,33 +621,18 @@ impl Link {
                 let conn = bounded(cluster.get_async_connection()).await?;
                 (Conn::Cluster(conn), cluster_pubsub(nodes).await?)
             }
-            topology => {
-                let client = bounded(topology.primary()).await?;
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(TIMEOUT))
-                    .set_response_timeout(Some(TIMEOUT));
-                let conn =
-                    bounded(client.get_multiplexed_async_connection_with_config(&config)).await?;
-                let pubsub = bounded(client.get_async_pubsub()).await?;
-                (Conn::Node(conn), pubsub)
+            Topology::Node(client) => node_connection((**client).clone()).await?,
+            Topology::Sentinel(sentinels) => {
+                let primary = bounded(async { sentinels.lock().await.async_get_client().await });
+                node_connection(primary.await?).await?
             }
         };
         bounded(pubsub.subscribe(&self.keys.channel)).await?;
         self.replicas = self.replicas_of(&mut conn).await?;
         self.load(&mut conn).await?;
         self.write_back(&mut conn).await?;
-        for revocation in self.pending.clone() {
-            self.write_or_skip(&mut conn, &revocation, false).await?;
-        }
-        if !self.replicated(&mut conn).await? {
+        if !self.settle(&mut conn).await? {
             return Err(not_replicated());
-        }
-        self.pending.clear();
-        self.queued.store(0, Ordering::Relaxed);
-        // Redis holds everything this instance knows: the spool's lines
-        // have done their work.
-        if let Err(e) = self.spool.clear() {
-            rocket::warn!("revocations: the spool could not be emptied: {e}");
         }
         Ok((conn, pubsub))
     }
@@ -818,20 +813,22 @@ impl Link {
         Ok(())
     }
 
-    /// Writes again what waits in the spool, and empties the spool once a
-    /// replica has it all (at once, alone).
-    async fn settle(&mut self, conn: &mut Conn) -> RedisResult<()> {
+    /// Writes again what waits in the spool and, once a replica has it
+    /// all (at once, alone), empties the spool: Redis then holds
+    /// everything this instance knows. Says whether it did.
+    async fn settle(&mut self, conn: &mut Conn) -> RedisResult<bool> {
         for revocation in self.pending.clone() {
             self.write_or_skip(conn, &revocation, false).await?;
         }
-        if self.replicated(conn).await? {
-            self.pending.clear();
-            self.queued.store(0, Ordering::Relaxed);
-            if let Err(e) = self.spool.clear() {
-                rocket::warn!("revocations: the spool could not be emptied: {e}");
-            }
+        if !self.replicated(conn).await? {
+            return Ok(false);
         }
-        Ok(())
+        self.pending.clear();
+        self.queued.store(0, Ordering::Relaxed);
+        if let Err(e) = self.spool.clear() {
+            rocket::warn!("revocations: the spool could not be emptied: {e}");
+        }
+        Ok(true)
     }
 
     /// Whether Redis still holds what this instance wrote, keeping its

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{Client, IntoConnectionInfo, RedisResult, TlsMode};
+use redis::{Client, IntoConnectionInfo, TlsMode};
 use rocket::tokio::sync::Mutex;
 
 use crate::store::api::StoreError;
@@ -83,19 +83,6 @@ impl Topology {
             _ => Err(refused(
                 "it must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL",
             )),
-        }
-    }
-
-    /// A client for the server that takes writes now: for Sentinel, the
-    /// primary the sentinels name at this moment.
-    pub(crate) async fn primary(&self) -> RedisResult<Client> {
-        match self {
-            Topology::Node(client) => Ok((**client).clone()),
-            Topology::Sentinel(sentinels) => sentinels.lock().await.async_get_client().await,
-            Topology::Cluster(nodes) => {
-                let first = nodes.first().map(String::as_str).unwrap_or_default();
-                Client::open(first)
-            }
         }
     }
 }
