@@ -49,7 +49,7 @@ impl Collector for ProcessMetrics {
                 )?)?;
             }
         }
-        if let Some(seconds) = stat.as_ref().map(Stat::cpu_seconds) {
+        if let Some(seconds) = stat.as_ref().and_then(Stat::cpu_seconds) {
             let counter = ConstCounter::new(seconds);
             let name = "process_cpu_seconds";
             let help = "Total user and system CPU time spent in seconds.";
@@ -93,9 +93,8 @@ impl Stat {
     }
 
     /// `utime` plus `stime`.
-    fn cpu_seconds(&self) -> f64 {
-        let ticks = self.field(14).unwrap_or(0.0) + self.field(15).unwrap_or(0.0);
-        ticks / TICKS_PER_SECOND
+    fn cpu_seconds(&self) -> Option<f64> {
+        Some((self.field(14)? + self.field(15)?) / TICKS_PER_SECOND)
     }
 
     /// `starttime` (ticks after boot) plus the boot time of `/proc/stat`.
@@ -149,7 +148,8 @@ mod tests {
             .as_secs_f64();
         let started = stat.start_time().unwrap();
         assert!(started <= now + 1.0 && started > now - 3600.0, "{started}");
-        assert!(stat.cpu_seconds() >= 0.0);
+        // A test binary has run code by now: some CPU time, on record.
+        assert!(stat.cpu_seconds().is_some_and(|seconds| seconds > 0.0));
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         assert!(resident_bytes(&status).unwrap() > 1024.0 * 1024.0);
         assert!(open_fds().unwrap() >= 3.0);
