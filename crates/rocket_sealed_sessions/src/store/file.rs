@@ -52,7 +52,6 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Whether `path` can hold the store: see `claim`.
 /// The embedded store: revocations in an append-only file, fsynced before
 /// each logout answers. One instance per file (it is locked); instances
 /// that serve the same users share a store such as Redis instead.
@@ -142,6 +141,7 @@ impl RevocationStore for FileStore {
     }
 }
 
+/// Whether `path` can hold the store: see `claim`.
 #[cfg(test)]
 fn check(path: &Path) -> io::Result<()> {
     claim(path).map(drop)
