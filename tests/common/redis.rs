@@ -46,6 +46,9 @@ impl Redis {
             .arg("--dir")
             .arg(&dir)
             .args(args)
+            // Its log, shown if it fails to start (a port taken, say).
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
             .current_dir(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -56,7 +59,8 @@ impl Redis {
             port,
             program,
         };
-        wait_until(&mut redis.child, "redis", || ping(port), String::new);
+        let log = || std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+        wait_until(&mut redis.child, "redis", || ping(port), log);
         redis
     }
 

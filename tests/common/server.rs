@@ -250,20 +250,64 @@ impl Run {
     }
 }
 
-/// Runs the binary in `dir` with only `env` set, until it exits.
+/// Runs the binary in `dir` with only `env` set, until it exits. One
+/// that starts serving instead is killed after 20 seconds, and the test
+/// fails with what it printed, rather than waiting for it forever.
 pub fn run_binary(dir: &Path, env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_session_app"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
         .current_dir(dir)
         .env_clear()
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    Run {
-        status: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Run {
+        status: status.and_then(|s| s.code()),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        status.is_some(),
+        "the binary started instead of refusing:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    run
 }
 
 /// Whether `GET path` on 127.0.0.1:`port` answers 200 now.

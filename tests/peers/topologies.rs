@@ -479,10 +479,20 @@ fn a_cluster_shares_revocations_across_its_nodes() {
         .map(|_| {
             let port = free_port();
             let conf = dir.join(format!("nodes-{port}.conf")).display().to_string();
+            // A bus port of its own choosing: the default, port + 10,000,
+            // may be past 65,535, or taken by another test.
+            let bus = free_port().to_string();
             Redis::start_with(
                 program.clone(),
                 port,
-                &["--cluster-enabled", "yes", "--cluster-config-file", &conf],
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &conf,
+                    "--cluster-port",
+                    &bus,
+                ],
             )
         })
         .collect();

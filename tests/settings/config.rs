@@ -335,71 +335,7 @@ fn refused_line_in(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
         ("ROCKET_SESSION_REVOCATION_SPOOL", spool.as_str()),
     ];
     all.extend_from_slice(env);
-    run_until_exit(dir, &all).refusal().to_owned()
-}
-
-/// Runs the binary in `dir` with only `env` set. A binary that starts
-/// instead of refusing is stopped after 20 seconds, and the test fails
-/// with what it printed, rather than waiting for it forever.
-fn run_until_exit(dir: &std::path::Path, env: &[(&str, &str)]) -> common::server::Run {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_session_app"))
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = common::server::Run {
-        status: status.and_then(|s| s.code()),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
-    assert!(
-        status.is_some(),
-        "the binary started instead of refusing:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
-    run
+    common::server::run_binary(dir, &all).refusal().to_owned()
 }
 
 /// A folder of its own for one test, under the target folder.
