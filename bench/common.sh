@@ -26,15 +26,28 @@ app_key="$(head -c 32 /dev/urandom | base64)"
 # the environment alone, logging off so the figures measure the app, not
 # the terminal; its pid in $app. Its revocation file is in $work, or in
 # $STORE_DIR (/dev/shm: a logout's fsync then costs next to nothing, which
-# measures what the disk's costs).
+# measures what the disk's costs). APP_BIN runs another build instead.
 start_app() {
   local port=$1; shift
   ROCKET_PROFILE=release \
   ROCKET_SECRET_KEY="$app_key" \
   ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off \
   ROCKET_SESSION_REVOCATION_STORE="${STORE_DIR:-$work}/revoked-$port" \
-    "$@" target/release/session_app >"$work/app-$port.log" 2>&1 &
+    "$@" "${APP_BIN:-target/release/session_app}" >"$work/app-$port.log" 2>&1 &
   app=$!; pids+=("$app")
+}
+
+# start_peer: bench/peer.rs (built by the caller) in the release profile on
+# a free port, logging off, ready; its pid in $peer, its URL in $peer_url.
+start_peer() {
+  local port
+  port=$(free_port)
+  ROCKET_PROFILE=release ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
+  ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off ROCKET_TEMPLATE_DIR=bench/peer \
+    target/release/examples/peer >"$work/peer.log" 2>&1 &
+  peer=$!; pids+=("$peer")
+  peer_url="http://127.0.0.1:$port"
+  wait_for "$peer_url/"
 }
 
 # start_floor PORT BURN [wrapper...]: the floor replaying $work/capture;

@@ -31,10 +31,9 @@ sides="app peer"
 baseline="${BASELINE:-}"
 if [ -n "$baseline" ]; then
   base_port=$(free_port)
-  ROCKET_PROFILE=release ROCKET_SECRET_KEY="$app_key" ROCKET_PORT="$base_port" \
-  ROCKET_LOG_LEVEL=off ROCKET_SESSION_REVOCATION_STORE="$work/revoked-$base_port" \
-    "$baseline" >"$work/baseline.log" 2>&1 &
-  base=$!; pids+=("$base")
+  app_pid=$app
+  APP_BIN="$baseline" start_app "$base_port"
+  base=$app; app=$app_pid
   base_url="http://127.0.0.1:$base_port"
   wait_for "$base_url/healthz"
   # Its own login: an older version may not read the app's cookies.
@@ -43,13 +42,7 @@ if [ -n "$baseline" ]; then
   sides="$sides baseline"
 fi
 
-peer_port=$(free_port)
-ROCKET_PROFILE=release ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-ROCKET_PORT="$peer_port" ROCKET_LOG_LEVEL=off ROCKET_TEMPLATE_DIR=bench/peer \
-  target/release/examples/peer >"$work/peer.log" 2>&1 &
-peer=$!; pids+=("$peer")
-peer_url="http://127.0.0.1:$peer_port"
-wait_for "$peer_url/"
+start_peer
 curl -fs -c "$work/peer-jar" -o /dev/null --data-urlencode "name=山田太郎" "$peer_url/login"
 peer_cookie="user=$(awk '$6 == "user" {print $7}' "$work/peer-jar")"
 curl -fs -H "Cookie: $peer_cookie" "$peer_url/output" | grep -q "山田太郎" \

@@ -32,13 +32,7 @@ start_app "$app_port"
 app_url="http://127.0.0.1:$app_port"
 wait_for "$app_url/healthz"
 
-peer_port=$(free_port)
-ROCKET_PROFILE=release ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-ROCKET_PORT="$peer_port" ROCKET_LOG_LEVEL=off ROCKET_TEMPLATE_DIR=bench/peer \
-  target/release/examples/peer >"$work/peer.log" 2>&1 &
-peer=$!; pids+=("$peer")
-peer_url="http://127.0.0.1:$peer_port"
-wait_for "$peer_url/"
+start_peer
 
 # run SIDE STEP: one run; sets rps, p99, cpu, errors.
 run() {
