@@ -11,11 +11,15 @@
 //!   /session/set), `delete` (POST /session/delete), `logout` (POST
 //!   /logout), or `flow`: each connection a browser looping log in, its
 //!   page, log out, a fresh session each time (counted in flows).
-//! - AMOUNT: seconds of load (`4`), or, for `logout`, `xN`: N logouts,
-//!   each of a session of its own, logged in before the clock starts (a
-//!   replayed cookie would measure an already-revoked session).
+//! - AMOUNT: seconds of load (`4`), or `xN`: N requests in all. For
+//!   `logout` it must be `xN`: N logouts, each of a session of its own,
+//!   logged in before the clock starts (a replayed cookie would measure an
+//!   already-revoked session).
 //! - SERVER_PID: the server's process, whose CPU time over the timed part
 //!   (not the preparation) gives the CPU per request.
+//!
+//! - `STEPS_BEFORE`, `STEPS_AFTER` (environment): shell commands run just
+//!   before the clock starts and after the last answer.
 //!
 //! Printed: `steps: STEP SIDE requests N rps R p99_ms P cpu_us C errors E`.
 
@@ -136,23 +140,27 @@ impl Run {
         }
         let prepared = Arc::new(self.prepare().await?);
         let next = Arc::new(AtomicUsize::new(0));
+        hook("STEPS_BEFORE")?;
         let cpu_before = cpu_ticks(self.server)?;
         let started = Instant::now();
-        let deadline = match self.amount {
-            Amount::Seconds(seconds) => Some(started + Duration::from_secs(seconds)),
-            Amount::Requests(_) => None,
+        let (deadline, limit) = match self.amount {
+            Amount::Seconds(seconds) => (Some(started + Duration::from_secs(seconds)), None),
+            Amount::Requests(count) => (None, Some(count)),
         };
         let expected = self.expected();
         let tasks: Vec<_> = (0..self.connections)
             .map(|_| {
                 let (prepared, next, address) = (prepared.clone(), next.clone(), self.address);
-                tokio::spawn(
-                    async move { load(address, &prepared, &next, deadline, expected).await },
-                )
+                tokio::spawn(async move {
+                    load(address, &prepared, &next, (deadline, limit), expected).await
+                })
             })
             .collect();
-        self.finish(self.step_name(), tasks, started, cpu_before)
-            .await
+        let line = self
+            .finish(self.step_name(), tasks, started, cpu_before)
+            .await;
+        hook("STEPS_AFTER")?;
+        line
     }
 
     fn step_name(&self) -> &'static str {
@@ -368,14 +376,14 @@ fn summary(
 }
 
 /// One connection's share of the load: requests taken in turn (each one
-/// once, for a prepared list longer than one) until the deadline or the
-/// list's end. The latencies of the answers as expected, and the count of
-/// the others.
+/// once, for a prepared list longer than one; the one replayed up to
+/// `limit` times in all, for `xN`) until the deadline or the list's end.
+/// The latencies of the answers as expected, and the count of the others.
 async fn load(
     address: SocketAddr,
     prepared: &[Vec<u8>],
     next: &AtomicUsize,
-    deadline: Option<Instant>,
+    (deadline, limit): (Option<Instant>, Option<usize>),
     expected: u16,
 ) -> Result<(Vec<u32>, usize), String> {
     let mut stream = TcpStream::connect(address)
@@ -388,6 +396,9 @@ async fn load(
     loop {
         let request = match (prepared.len(), deadline) {
             (1, Some(deadline)) if Instant::now() < deadline => &prepared[0],
+            (1, None) if limit.is_some_and(|n| next.fetch_add(1, Ordering::Relaxed) < n) => {
+                &prepared[0]
+            }
             (1, _) => break,
             (_, _) => match prepared.get(next.fetch_add(1, Ordering::Relaxed)) {
                 Some(request) => request,
@@ -446,6 +457,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
+}
+
+/// Runs the shell command in the environment variable `name`, if set:
+/// bench/step-instructions.sh zeroes and dumps callgrind's counts with it,
+/// so that only the timed part is counted.
+fn hook(name: &str) -> Result<(), String> {
+    let Ok(command) = std::env::var(name) else {
+        return Ok(());
+    };
+    let status = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .status()
+        .map_err(|e| format!("{name}: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("{name} failed: {status}"))
 }
 
 /// `fields` as a form body.
