@@ -59,13 +59,13 @@ impl<'r> FromRequest<'r> for CsrfToken {
     }
 }
 
-/// Gives this browser a fresh token, in its cookie and attached to the
-/// session just started, so a token planted or seen before login is
-/// worthless after it.
-pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, session: &mut Session<'_>) {
+/// Gives this browser a fresh token in its cookie, so a token planted or
+/// seen before login is worthless after it; the token, for the session
+/// just started to carry ([`Session::start_attached`]).
+pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings) -> String {
     let token = new_token();
     seal_token(jar, settings, token.clone());
-    session.attach(token);
+    token
 }
 
 /// This browser's token cookie, if it has a valid one. A token sealed under

@@ -25,10 +25,15 @@ pub const RESERVED_KEYS: [&str; 2] = [NAME, LOGGED_IN_AT];
 
 /// The tutorial's `session["name"] = name`: a fresh session (a new
 /// identifier), bound to no subject, holding the name and the time of the
-/// login.
-pub fn log_in(session: &mut Session<'_>, name: &str) -> Result<(), InsertError> {
+/// login, and carrying `csrf_token` for the pages' forms.
+pub fn log_in(
+    session: &mut Session<'_>,
+    name: &str,
+    csrf_token: String,
+) -> Result<(), InsertError> {
     let at = rfc3339(session.now());
-    session.start_with(None, [(NAME, name), (LOGGED_IN_AT, at.as_str())])
+    let entries = [(NAME, name), (LOGGED_IN_AT, at.as_str())];
+    session.start_attached(None, entries, csrf_token)
 }
 
 /// The logged-in name of a session: a non-empty `name` entry is the one

@@ -106,8 +106,8 @@ pub fn login(
         }
     })?;
     // The name's limits are the text rules', well inside the crate's.
-    log_in(&mut session, name).map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
-    csrf::renew(jar, cookies, &mut session);
+    let token = csrf::renew(jar, cookies);
+    log_in(&mut session, name, token).map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
     Ok(Redirect::to(uri!(output)))
 }
 

@@ -41,8 +41,8 @@ pub enum InsertError {
     /// There is no session to insert it in.
     #[error("there is no session")]
     NoSession,
-    /// The session holds as many entries as it may, or the key or value
-    /// breaks a limit of [`crate::limits`].
+    /// The session holds as many entries as it may, or the key, the value
+    /// or the attachment breaks a limit of [`crate::limits`].
     #[error("the session holds as many entries as it may, or the entry is too long")]
     TooMany,
     /// The cookie would outgrow its budget; `room` bytes are left.
@@ -126,10 +126,7 @@ impl<'r> Rules<'r> {
     fn seal(self, jar: &CookieJar<'_>, record: &Record, plaintext: String) {
         let now = self.clock.millis();
         let max_age = self.expiry.cookie_lifetime_at(record, now);
-        let lifetime = Lifetime::For {
-            max_age,
-            now: crate::clock::from_millis(now),
-        };
+        let lifetime = Lifetime::For { max_age };
         let name = self.cookies.session_cookie();
         self.cookies.seal(jar, name, plaintext, lifetime);
     }
@@ -224,6 +221,29 @@ impl<'r> Session<'r> {
         subject: Option<&str>,
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), InsertError> {
+        self.begin(subject, entries, None)
+    }
+
+    /// [`Session::start_with`], with `attachment` (as [`Session::attach`]
+    /// takes it) sealed in the same cookie: a login that also gives the
+    /// browser a fresh CSRF token seals once, not twice. Refused, with
+    /// nothing changed, as `start_with` is, and with
+    /// [`InsertError::TooMany`] for an attachment that is not a token.
+    pub fn start_attached<'a>(
+        &mut self,
+        subject: Option<&str>,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        attachment: String,
+    ) -> Result<(), InsertError> {
+        self.begin(subject, entries, Some(attachment))
+    }
+
+    fn begin<'a>(
+        &mut self,
+        subject: Option<&str>,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        attachment: Option<String>,
+    ) -> Result<(), InsertError> {
         let now = self.rules.clock.millis();
         let mut record = self
             .rules
@@ -232,6 +252,11 @@ impl<'r> Session<'r> {
             .ok_or(InsertError::TooMany)?;
         for (key, value) in entries {
             record.insert(key, value);
+        }
+        if let Some(attachment) = attachment {
+            record = record
+                .with_attachment(attachment)
+                .ok_or(InsertError::TooMany)?;
         }
         self.replace(record)?;
         self.rules.counts.count_start();

@@ -7,7 +7,6 @@
 //! no session at all.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use crate::clock::{from_millis, to_millis, Millis};
@@ -200,17 +199,22 @@ impl Record {
             .map(|(k, v)| k.len() + v.len() + 8)
             .sum();
         let mut out = String::with_capacity(100 + token.len() + subject.len() + entries);
-        let _ = write!(
-            out,
-            "{VERSION};{};{};{};{};{token};{}:{subject}",
-            self.id.to_hex(),
-            self.created,
-            self.last_seen,
-            self.ends,
-            subject.len(),
-        );
+        // Pushed piece by piece: `write!` costs a login's two encodings
+        // about 2,000 instructions more, in the formatting machinery.
+        out.push_str(VERSION);
+        out.push(';');
+        out.push_str(&self.id.to_hex());
+        for time in [self.created, self.last_seen, self.ends] {
+            out.push(';');
+            push_decimal(&mut out, time);
+        }
+        out.push(';');
+        out.push_str(token);
+        out.push(';');
+        push_prefixed(&mut out, subject);
         for (key, value) in &self.entries {
-            let _ = write!(out, "{}:{key}{}:{value}", key.len(), value.len());
+            push_prefixed(&mut out, key);
+            push_prefixed(&mut out, value);
         }
         out
     }
@@ -294,6 +298,28 @@ pub(crate) fn decimal(text: &str) -> Option<u64> {
     })
 }
 
+/// `n` in decimal digits, as [`decimal`] reads it.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|d| char::from(*d)));
+}
+
+/// `text` as `LEN:TEXT`, as [`prefixed`] reads it.
+fn push_prefixed(out: &mut String, text: &str) {
+    push_decimal(out, text.len() as u64);
+    out.push(':');
+    out.push_str(text);
+}
+
 /// What comes before the first `stop` in `input`, and what follows it.
 /// `stop` is ASCII, so the byte after it starts a character. The fields are
 /// short, and a byte scan skips the set-up of `split`'s searcher.
@@ -327,6 +353,16 @@ mod tests {
         assert!(Record::new("", from_millis(0), from_millis(1)).is_none());
         let long = "s".repeat(MAX_SUBJECT_BYTES + 1);
         assert!(Record::new(&long, from_millis(0), from_millis(1)).is_none());
+    }
+
+    #[test]
+    fn numbers_are_written_as_they_are_read() {
+        for n in [0, 7, 10, 99, 1_764_090_000_000, u64::MAX] {
+            let mut out = String::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+            assert_eq!(decimal(&out), Some(n));
+        }
     }
 
     #[test]
