@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::counts::Counts;
 use crate::events::RequestIds;
 use crate::guard::Layer;
+use crate::opened_cache::OpenedCache;
 use crate::revocations::Revocations;
 use crate::settings::{Choices, Settings, SettingsError};
 
@@ -88,6 +89,7 @@ impl Fairing for Sessions {
             clock: self.clock.clone(),
             counts: counts.clone(),
             request_ids: self.request_ids,
+            opened: OpenedCache::default(),
         };
         Ok(rocket
             .manage(expiry)

@@ -1,7 +1,8 @@
 //! The request's session: [`Session`], the one handle routes use to read
 //! and change it.
 //!
-//! The cookie is opened once per request (cached), and opening applies
+//! The cookie is opened once per request (cached), a sealed value already
+//! opened is not decrypted again (`opened_cache.rs`), and opening applies
 //! every rule: a cookie that no key opens, that does not decode, that has
 //! expired or whose session was revoked is removed and counts as no
 //! session ([`Ended`] says why); one due for renewal, or sealed under a
@@ -19,6 +20,7 @@ use crate::cookie::{CookieRules, Lifetime, Opened};
 use crate::counts::{Counts, EndReason};
 use crate::events::{Events, RequestIds};
 use crate::expiry::{Expiry, Verdict, Why};
+use crate::opened_cache::OpenedCache;
 use crate::record::Record;
 use crate::revocations::Revocations;
 use crate::store::Durability;
@@ -91,6 +93,7 @@ struct Rules<'r> {
     clock: &'r Clock,
     counts: &'r Counts,
     events: Events<'r>,
+    opened: &'r OpenedCache,
 }
 
 /// What every request reads, in one managed value: one lookup per
@@ -102,6 +105,7 @@ pub(crate) struct Layer {
     pub(crate) clock: Clock,
     pub(crate) counts: Counts,
     pub(crate) request_ids: RequestIds,
+    pub(crate) opened: OpenedCache,
 }
 
 impl<'r> Rules<'r> {
@@ -113,6 +117,7 @@ impl<'r> Rules<'r> {
             clock: &layer.clock,
             counts: &layer.counts,
             events: Events::of(req, &layer.request_ids),
+            opened: &layer.opened,
         }
     }
 
@@ -441,19 +446,21 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
             format_args!("session: cookie rejected: {why}"),
         )
     };
-    let (plaintext, stale_key) = match rules.cookies.open(jar, name) {
-        Opened::Missing => {
-            return Opening {
-                record: None,
-                ended: None,
+    // A cookie opened before is not decrypted again (opened_cache.rs).
+    let sealed = jar.get(name).map(|cookie| cookie.value());
+    let kept = sealed.and_then(|sealed| rules.opened.get(sealed));
+    let (mut record, stale_key) = match kept {
+        Some(record) => (record, false),
+        None => match opened_fresh(jar, rules, name, sealed) {
+            Ok(fresh) => fresh,
+            Err(Some(why)) => return refuse(Ended::Unreadable, why),
+            Err(None) => {
+                return Opening {
+                    record: None,
+                    ended: None,
+                }
             }
-        }
-        Opened::Rejected => return refuse(Ended::Unreadable, "no key opens it"),
-        Opened::Current(plaintext) => (plaintext, false),
-        Opened::Fallback(plaintext) => (plaintext, true),
-    };
-    let Some(mut record) = Record::decode(&plaintext) else {
-        return refuse(Ended::Unreadable, "not a session of this version");
+        },
     };
     if revocations.revokes(&record) {
         return refuse(Ended::Revoked, "revoked");
@@ -484,6 +491,29 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
         record: Some(record),
         ended: None,
     }
+}
+
+/// Decrypts and decodes the session cookie, and keeps what it held when it
+/// opened under the current key: the session, and whether a fallback key
+/// opened it. `Err(None)` for no cookie; `Err(Some(why))` for one that is
+/// no session.
+fn opened_fresh(
+    jar: &CookieJar<'_>,
+    rules: Rules<'_>,
+    name: &str,
+    sealed: Option<&str>,
+) -> Result<(Record, bool), Option<&'static str>> {
+    let (plaintext, stale_key) = match rules.cookies.open(jar, name) {
+        Opened::Missing => return Err(None),
+        Opened::Rejected => return Err(Some("no key opens it")),
+        Opened::Current(plaintext) => (plaintext, false),
+        Opened::Fallback(plaintext) => (plaintext, true),
+    };
+    let record = Record::decode(&plaintext).ok_or(Some("not a session of this version"))?;
+    if let (Some(sealed), false) = (sealed, stale_key) {
+        rules.opened.keep(sealed, plaintext.len(), &record);
+    }
+    Ok((record, stale_key))
 }
 
 #[rocket::async_trait]

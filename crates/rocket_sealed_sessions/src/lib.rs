@@ -94,6 +94,7 @@ mod fairing;
 mod guard;
 mod id;
 pub mod limits;
+mod opened_cache;
 mod record;
 mod revocations;
 pub mod settings;

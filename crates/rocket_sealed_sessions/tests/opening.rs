@@ -1,8 +1,11 @@
-//! What a start writes: one session cookie with its attachment, kept by
-//! `Max-Age` alone, and nothing at all when the start is refused.
+//! What a start writes (one session cookie with its attachment, kept by
+//! `Max-Age` alone, and nothing at all when the start is refused), and
+//! that a cookie opened before, which is not decrypted again, is still
+//! refused once revoked, and when altered.
 
 mod common;
 
+use rocket::http::Cookie;
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::{get, post, routes};
 use rocket_sealed_sessions::{InsertError, Session, Sessions};
@@ -16,6 +19,11 @@ fn start(token: &str, mut session: Session<'_>) -> String {
         Err(InsertError::TooMany) => "refused".to_owned(),
         Err(other) => format!("{other:?}"),
     }
+}
+
+#[post("/logout")]
+async fn logout(mut session: Session<'_>) {
+    session.clear().await;
 }
 
 #[get("/")]
@@ -40,7 +48,7 @@ fn client(store: &std::path::Path) -> Client {
         .merge(("session_revocation_store", store.display().to_string()));
     let rocket = rocket::custom(figment)
         .attach(Sessions::fairing())
-        .mount("/", routes![start, show]);
+        .mount("/", routes![start, show, logout]);
     Client::untracked(rocket).unwrap()
 }
 
@@ -89,4 +97,29 @@ fn an_attachment_that_is_no_token_starts_nothing() {
     let refused = client.post("/start/not%20a%20token").dispatch();
     assert!(set_cookies(&refused, "session").is_empty());
     assert_eq!(refused.into_string().unwrap(), "refused");
+}
+
+#[test]
+fn a_cookie_opened_before_is_refused_once_revoked_and_when_altered() {
+    let folder = common::scratch("opening");
+    let client = client(&folder.join("revoked"));
+    let started = client.post("/start/t").dispatch();
+    let cookie = started.cookies().get("session").unwrap().clone();
+    let show = |cookie: Cookie<'static>| {
+        let page = client.get("/").cookie(cookie).dispatch();
+        page.into_string().unwrap()
+    };
+    // Opened twice: the second time from what the first kept.
+    assert_eq!(show(cookie.clone()), r#"taro Some("blue") t"#);
+    assert_eq!(show(cookie.clone()), r#"taro Some("blue") t"#);
+
+    // One character changed: not found, and no key opens it.
+    let mut value = cookie.value().to_owned();
+    let last = value.pop().unwrap();
+    value.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(show(Cookie::new("session", value)), "nobody");
+
+    // A copy kept from before the logout.
+    client.post("/logout").cookie(cookie.clone()).dispatch();
+    assert_eq!(show(cookie), "nobody");
 }
