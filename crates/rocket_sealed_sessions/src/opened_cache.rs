@@ -10,17 +10,25 @@
 //! every request, on the session found here as on one just decrypted.
 //!
 //! Bounded by bytes, not by count (a cookie may be 4 KiB): two generations,
-//! each of at most [`GENERATION_BYTES`]; when the young one fills, it
-//! becomes the old one and the old one is dropped. A browser whose cookie
-//! falls out is decrypted once more, and kept again.
+//! each of at most [`GENERATION_BYTES`] by the estimate of
+//! [`ENTRY_BYTES`]; when the young one fills, it becomes the old one and
+//! the old one is dropped. A browser whose cookie falls out is decrypted
+//! once more, and kept again.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use crate::record::Record;
 
-/// Sealed text and plaintext bytes one generation holds, at most.
-const GENERATION_BYTES: usize = 1 << 20;
+/// What one generation holds at most, as estimated below: a few hundred
+/// typical sessions.
+const GENERATION_BYTES: usize = 512 << 10;
+
+/// An entry's estimated size besides its sealed text and plaintext: the
+/// decoded session's own allocations (a B-tree node alone is about 540
+/// bytes) and its slot in the map. Counted only as text, a generation
+/// took two to three times its budget in a soak (bench/README.md).
+const ENTRY_BYTES: usize = 1024;
 
 /// Opened session cookies, by their sealed text.
 #[derive(Default)]
@@ -52,7 +60,7 @@ impl OpenedCache {
     /// Keeps `record` as what `sealed` (whose plaintext is `plaintext_len`
     /// bytes) opens to under the current key.
     pub(crate) fn keep(&self, sealed: &str, plaintext_len: usize, record: &Record) {
-        let bytes = sealed.len() + plaintext_len;
+        let bytes = sealed.len() + plaintext_len + ENTRY_BYTES;
         let mut generations = self
             .generations
             .write()
@@ -98,7 +106,7 @@ mod tests {
     fn it_holds_two_generations_of_bytes_at_most() {
         let opened = OpenedCache::default();
         let text = |n: usize| format!("{n:0>1000}");
-        let per_generation = GENERATION_BYTES / 2000;
+        let per_generation = GENERATION_BYTES / (2000 + ENTRY_BYTES);
         for n in 0..3 * per_generation {
             opened.keep(&text(n), 1000, &record(n as u64));
         }
