@@ -59,13 +59,12 @@ impl<'r> FromRequest<'r> for CsrfToken {
     }
 }
 
-/// Gives this browser a fresh token in its cookie, so a token planted or
-/// seen before login is worthless after it; the token, for the session
-/// just started to carry ([`Session::start_attached`]).
-pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings) -> String {
-    let token = new_token();
-    seal_token(jar, settings, token.clone());
-    token
+/// Gives this browser `token`, fresh from [`new_token`], in its cookie: at
+/// login, once the session that carries it has started
+/// ([`Session::start_attached`]), so a token planted or seen before login
+/// is worthless after it.
+pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
+    seal_token(jar, settings, token);
 }
 
 /// This browser's token cookie, if it has a valid one. A token sealed under

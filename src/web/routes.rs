@@ -106,8 +106,10 @@ pub fn login(
         }
     })?;
     // The name's limits are the text rules', well inside the crate's.
-    let token = csrf::renew(jar, cookies);
-    log_in(&mut session, name, token).map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
+    let token = csrf::new_token();
+    log_in(&mut session, name, token.clone())
+        .map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
+    csrf::renew(jar, cookies, token);
     Ok(Redirect::to(uri!(output)))
 }
 

@@ -158,10 +158,11 @@ impl CookieRules {
     pub fn seal(&self, jar: &CookieJar<'_>, name: &str, value: String, lifetime: Lifetime) {
         let mut cookie = self.attributes(Cookie::new(name.to_owned(), value));
         // No `Expires` attribute (Rocket would give the cookie one a week
-        // away): `Max-Age` says how long, when anything does. Every browser
-        // in use reads it, and it wins over `Expires` (RFC 6265, 5.3);
-        // formatting a date as well cost each seal about 2,700
-        // instructions (bench/README.md).
+        // away): `Max-Age` says how long, when anything does. Current
+        // browsers read it, and it wins over `Expires` (RFC 6265, 5.3);
+        // Internet Explorer, retired, ignored it and would keep the cookie
+        // until the browser closes. Formatting a date as well cost each
+        // seal about 2,700 instructions (bench/README.md).
         cookie.set_expires(cookie::Expiration::Session);
         if let Lifetime::For { max_age } = lifetime {
             let secs = max_age.as_secs_f64().ceil() as i64;

@@ -2,8 +2,8 @@
 //! and change it.
 //!
 //! The cookie is opened once per request (cached), a sealed value already
-//! opened is not decrypted again (`opened_cache.rs`), and opening applies
-//! every rule: a cookie that no key opens, that does not decode, that has
+//! opened and still in the bounded cache of `opened_cache.rs` is not
+//! decrypted again, and opening applies every rule: a cookie that no key opens, that does not decode, that has
 //! expired or whose session was revoked is removed and counts as no
 //! session ([`Ended`] says why); one due for renewal, or sealed under a
 //! fallback key, is re-issued in the same response.
@@ -446,13 +446,14 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
             format_args!("session: cookie rejected: {why}"),
         )
     };
-    // A cookie opened before is not decrypted again (opened_cache.rs).
+    // A cookie opened before, and still kept, is not decrypted again
+    // (opened_cache.rs).
     let sealed = jar.get(name).map(|cookie| cookie.value());
     let kept = sealed.and_then(|sealed| rules.opened.get(sealed));
-    let (mut record, stale_key) = match kept {
-        Some(record) => (record, false),
-        None => match opened_fresh(jar, rules, name, sealed) {
-            Ok(fresh) => fresh,
+    let (mut record, fresh) = match kept {
+        Some(record) => (record, Fresh::Kept),
+        None => match opened_fresh(jar, rules, name) {
+            Ok(opened) => opened,
             Err(Some(why)) => return refuse(Ended::Unreadable, why),
             Err(None) => {
                 return Opening {
@@ -465,6 +466,7 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
     if revocations.revokes(&record) {
         return refuse(Ended::Revoked, "revoked");
     }
+    let stale_key = fresh == Fresh::StaleKey;
     let now = rules.clock.millis();
     match rules.expiry.check_at(&record, now) {
         Verdict::Expired(why) => {
@@ -480,7 +482,13 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
             rules.save(jar, &record);
         }
         Verdict::Fresh if stale_key => rules.save(jar, &record),
-        Verdict::Fresh => {}
+        Verdict::Fresh => {
+            // Kept only once it passed every rule and needs no new cookie:
+            // a text about to be replaced would not come back.
+            if let (Fresh::Decrypted { plaintext_len }, Some(sealed)) = (fresh, sealed) {
+                rules.opened.keep(sealed, plaintext_len, &record);
+            }
+        }
     }
     if stale_key {
         rules
@@ -493,27 +501,35 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
     }
 }
 
-/// Decrypts and decodes the session cookie, and keeps what it held when it
-/// opened under the current key: the session, and whether a fallback key
-/// opened it. `Err(None)` for no cookie; `Err(Some(why))` for one that is
-/// no session.
+/// Where an opened session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// From the cache of opened cookies.
+    Kept,
+    /// Decrypted under the current key, from a plaintext of this length.
+    Decrypted { plaintext_len: usize },
+    /// Decrypted under a fallback key: to be re-sealed, not kept.
+    StaleKey,
+}
+
+/// Decrypts and decodes the session cookie. `Err(None)` for no cookie;
+/// `Err(Some(why))` for one that is no session.
 fn opened_fresh(
     jar: &CookieJar<'_>,
     rules: Rules<'_>,
     name: &str,
-    sealed: Option<&str>,
-) -> Result<(Record, bool), Option<&'static str>> {
-    let (plaintext, stale_key) = match rules.cookies.open(jar, name) {
+) -> Result<(Record, Fresh), Option<&'static str>> {
+    let (plaintext, fresh) = match rules.cookies.open(jar, name) {
         Opened::Missing => return Err(None),
         Opened::Rejected => return Err(Some("no key opens it")),
-        Opened::Current(plaintext) => (plaintext, false),
-        Opened::Fallback(plaintext) => (plaintext, true),
+        Opened::Current(plaintext) => {
+            let plaintext_len = plaintext.len();
+            (plaintext, Fresh::Decrypted { plaintext_len })
+        }
+        Opened::Fallback(plaintext) => (plaintext, Fresh::StaleKey),
     };
     let record = Record::decode(&plaintext).ok_or(Some("not a session of this version"))?;
-    if let (Some(sealed), false) = (sealed, stale_key) {
-        rules.opened.keep(sealed, plaintext.len(), &record);
-    }
-    Ok((record, stale_key))
+    Ok((record, fresh))
 }
 
 #[rocket::async_trait]
@@ -522,5 +538,115 @@ impl<'r> FromRequest<'r> for Session<'r> {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
         Outcome::Success(Session::of(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rocket::http::{Cookie, Status};
+    use rocket::local::blocking::Client;
+    use rocket::{get, post, routes};
+
+    use super::{Layer, Session};
+    use crate::{Clock, Sessions};
+
+    #[post("/start")]
+    fn start(mut session: Session<'_>) {
+        session.start("taro").unwrap();
+    }
+
+    #[get("/")]
+    fn show(session: Session<'_>) -> String {
+        session.subject().unwrap_or("nobody").to_owned()
+    }
+
+    #[post("/logout")]
+    async fn logout(mut session: Session<'_>) {
+        session.clear().await;
+    }
+
+    const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
+    const OLD_KEY: &str = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
+
+    fn client(key: &str, fallbacks: &[&str], clock: &Clock) -> Client {
+        let store = std::env::temp_dir().join(format!(
+            "sealed-sessions-guard-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let figment = rocket::Config::figment()
+            .merge(("secret_key", key))
+            .merge(("secret_key_fallbacks", fallbacks))
+            .merge(("log_level", "off"))
+            .merge(("session_idle_timeout", 60))
+            .merge(("session_revocation_store", store.display().to_string()));
+        let rocket = rocket::custom(figment)
+            .attach(Sessions::builder().clock(clock.clone()).build())
+            .mount("/", routes![start, show, logout]);
+        Client::untracked(rocket).unwrap()
+    }
+
+    fn started(client: &Client) -> Cookie<'static> {
+        let response = client.post("/start").dispatch();
+        response.cookies().get("session").unwrap().clone()
+    }
+
+    fn show_with(client: &Client, cookie: &Cookie<'static>) -> String {
+        let page = client.get("/").cookie(cookie.clone()).dispatch();
+        page.into_string().unwrap()
+    }
+
+    fn kept(client: &Client, cookie: &Cookie<'static>) -> bool {
+        let layer = client.rocket().state::<Layer>().unwrap();
+        layer.opened.get(cookie.value()).is_some()
+    }
+
+    #[test]
+    fn a_kept_cookie_still_meets_every_rule() {
+        let clock = Clock::manual_from_now();
+        let client = client(KEY, &[], &clock);
+        let cookie = started(&client);
+        assert!(!kept(&client, &cookie));
+        assert_eq!(show_with(&client, &cookie), "taro");
+        assert!(kept(&client, &cookie), "opened once, then kept");
+        assert_eq!(show_with(&client, &cookie), "taro");
+
+        // One character changed in the middle: not kept, and no key opens it.
+        let mut altered: Vec<char> = cookie.value().chars().collect();
+        let middle = altered.len() / 2;
+        altered[middle] = if altered[middle] == 'A' { 'B' } else { 'A' };
+        let altered = Cookie::new("session", altered.into_iter().collect::<String>());
+        assert_eq!(show_with(&client, &altered), "nobody");
+
+        // A copy kept from before the logout is refused, though it is kept.
+        let copy = cookie.clone();
+        client.post("/logout").cookie(cookie).dispatch();
+        assert!(kept(&client, &copy));
+        assert_eq!(show_with(&client, &copy), "nobody");
+
+        // Past the idle window, a kept cookie is refused too.
+        let idle = started(&client);
+        assert_eq!(show_with(&client, &idle), "taro");
+        assert!(kept(&client, &idle));
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(show_with(&client, &idle), "nobody");
+    }
+
+    #[test]
+    fn a_cookie_under_a_fallback_key_is_resealed_each_time_not_kept() {
+        let clock = Clock::manual_from_now();
+        let before = client(OLD_KEY, &[], &clock);
+        let cookie = started(&before);
+        let after = client(KEY, &[OLD_KEY], &clock);
+        for _ in 0..2 {
+            let page = after.get("/").cookie(cookie.clone()).dispatch();
+            assert_eq!(page.status(), Status::Ok);
+            let resealed = page.cookies().get("session").map(|c| c.value().to_owned());
+            assert!(resealed.is_some_and(|value| value != cookie.value()));
+            assert_eq!(page.into_string().unwrap(), "taro");
+            assert!(!kept(&after, &cookie));
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! What a start writes (one session cookie with its attachment, kept by
-//! `Max-Age` alone, and nothing at all when the start is refused), and
-//! that a cookie opened before, which is not decrypted again, is still
-//! refused once revoked, and when altered.
+//! What a start writes: one session cookie with its attachment, kept by
+//! `Max-Age` alone, and nothing at all when the start is refused. (That
+//! the start seals once is shown by its count of instructions in
+//! bench/README.md: Rocket writes one header per cookie name however many
+//! times it was sealed. The cache of opened cookies is tested inside the
+//! crate, in `guard.rs`, where its content can be seen.)
 
 mod common;
 
-use rocket::http::Cookie;
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::{get, post, routes};
 use rocket_sealed_sessions::{InsertError, Session, Sessions};
@@ -19,11 +20,6 @@ fn start(token: &str, mut session: Session<'_>) -> String {
         Err(InsertError::TooMany) => "refused".to_owned(),
         Err(other) => format!("{other:?}"),
     }
-}
-
-#[post("/logout")]
-async fn logout(mut session: Session<'_>) {
-    session.clear().await;
 }
 
 #[get("/")]
@@ -48,7 +44,7 @@ fn client(store: &std::path::Path) -> Client {
         .merge(("session_revocation_store", store.display().to_string()));
     let rocket = rocket::custom(figment)
         .attach(Sessions::fairing())
-        .mount("/", routes![start, show, logout]);
+        .mount("/", routes![start, show]);
     Client::untracked(rocket).unwrap()
 }
 
@@ -63,7 +59,7 @@ fn set_cookies<'a>(response: &'a LocalResponse<'_>, name: &str) -> Vec<&'a str> 
 }
 
 #[test]
-fn a_start_with_an_attachment_seals_one_cookie_kept_by_max_age() {
+fn a_start_with_an_attachment_writes_one_cookie_kept_by_max_age() {
     let folder = common::scratch("start");
     let client = client(&folder.join("revoked"));
 
@@ -97,29 +93,4 @@ fn an_attachment_that_is_no_token_starts_nothing() {
     let refused = client.post("/start/not%20a%20token").dispatch();
     assert!(set_cookies(&refused, "session").is_empty());
     assert_eq!(refused.into_string().unwrap(), "refused");
-}
-
-#[test]
-fn a_cookie_opened_before_is_refused_once_revoked_and_when_altered() {
-    let folder = common::scratch("opening");
-    let client = client(&folder.join("revoked"));
-    let started = client.post("/start/t").dispatch();
-    let cookie = started.cookies().get("session").unwrap().clone();
-    let show = |cookie: Cookie<'static>| {
-        let page = client.get("/").cookie(cookie).dispatch();
-        page.into_string().unwrap()
-    };
-    // Opened twice: the second time from what the first kept.
-    assert_eq!(show(cookie.clone()), r#"taro Some("blue") t"#);
-    assert_eq!(show(cookie.clone()), r#"taro Some("blue") t"#);
-
-    // One character changed: not found, and no key opens it.
-    let mut value = cookie.value().to_owned();
-    let last = value.pop().unwrap();
-    value.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(show(Cookie::new("session", value)), "nobody");
-
-    // A copy kept from before the logout.
-    client.post("/logout").cookie(cookie.clone()).dispatch();
-    assert_eq!(show(cookie), "nobody");
 }
