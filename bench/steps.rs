@@ -209,6 +209,9 @@ impl Run {
                     .send("POST", "/session/set", Some(&set))
                     .await?
                     .expect(303)?;
+                // The page the set redirects to, as a browser follows it:
+                // the page that shows the delete button.
+                browser.send("GET", "/output", None).await?.expect(200)?;
                 // Replayed, the same cookie holds the entry each time.
                 let body = self.with_token(&[("key", ENTRY.0)], &token);
                 vec![browser.request("POST", "/session/delete", Some(&body))]
