@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::time::SystemTime;
 
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Method};
 use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::clock::Clock;
@@ -148,7 +148,7 @@ impl<'r> Session<'r> {
     /// request, whoever asks first).
     pub fn of(req: &'r Request<'_>) -> Session<'r> {
         let (rules, revocations) = (Rules::of(req), managed(req));
-        let opening = req.local_cache(|| open(req.cookies(), rules, revocations));
+        let opening = req.local_cache(|| open(req, rules, revocations));
         Session {
             jar: req.cookies(),
             rules,
@@ -420,10 +420,11 @@ fn managed<'r, T: Send + Sync + 'static>(req: &'r Request<'_>) -> &'r T {
 
 /// The request's session, opened under the rules by whoever asks first.
 fn opened<'r>(req: &'r Request<'_>) -> &'r Opening {
-    req.local_cache(|| open(req.cookies(), Rules::of(req), managed(req)))
+    req.local_cache(|| open(req, Rules::of(req), managed(req)))
 }
 
-fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
+fn open(req: &Request<'_>, rules: Rules<'_>, revocations: &Revocations) -> Opening {
+    let jar = req.cookies();
     let name = rules.cookies.session_cookie();
     // A cookie that is no session: said, counted, and removed.
     let end = |ended: Ended, reason: EndReason, line: std::fmt::Arguments<'_>| {
@@ -483,9 +484,13 @@ fn open(jar: &CookieJar<'_>, rules: Rules<'_>, revocations: &Revocations) -> Ope
         }
         Verdict::Fresh if stale_key => rules.save(jar, &record),
         Verdict::Fresh => {
-            // Kept only once it passed every rule and needs no new cookie:
-            // a text about to be replaced would not come back.
-            if let (Fresh::Decrypted { plaintext_len }, Some(sealed)) = (fresh, sealed) {
+            // Kept only once it passed every rule and needs no new cookie,
+            // and only from a request that reads: a form (a POST) mostly
+            // re-seals the session or ends it, so its text would not come
+            // back, and keeping it would push out one that does.
+            let reads = matches!(req.method(), Method::Get | Method::Head);
+            if let (Fresh::Decrypted { plaintext_len }, Some(sealed), true) = (fresh, sealed, reads)
+            {
                 rules.opened.keep(sealed, plaintext_len, &record);
             }
         }
@@ -567,6 +572,11 @@ mod tests {
         session.clear().await;
     }
 
+    #[post("/peek")]
+    fn peek(session: Session<'_>) -> String {
+        show(session)
+    }
+
     const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
     const OLD_KEY: &str = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
 
@@ -584,7 +594,7 @@ mod tests {
             .merge(("session_revocation_store", store.display().to_string()));
         let rocket = rocket::custom(figment)
             .attach(Sessions::builder().clock(clock.clone()).build())
-            .mount("/", routes![start, show, logout]);
+            .mount("/", routes![start, show, logout, peek]);
         Client::untracked(rocket).unwrap()
     }
 
@@ -632,6 +642,21 @@ mod tests {
         assert!(kept(&client, &idle));
         clock.advance(Duration::from_secs(61));
         assert_eq!(show_with(&client, &idle), "nobody");
+    }
+
+    #[test]
+    fn only_a_request_that_reads_keeps_a_cookie() {
+        let clock = Clock::manual_from_now();
+        let client = client(KEY, &[], &clock);
+        let cookie = started(&client);
+        let peeked = client.post("/peek").cookie(cookie.clone()).dispatch();
+        assert_eq!(peeked.into_string().unwrap(), "taro");
+        assert!(
+            !kept(&client, &cookie),
+            "a POST opened it, and did not keep it"
+        );
+        assert_eq!(show_with(&client, &cookie), "taro");
+        assert!(kept(&client, &cookie), "a GET opened it, and kept it");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! its session for as long as this process runs. What depends on the time
 //! or on other instances is not kept: expiry and revocation are checked on
 //! every request, on the session found here as on one just decrypted. Only
-//! a session that passed them and needed no renewal is kept.
+//! a session that passed them and needed no renewal, opened by a request
+//! that reads (`GET`, `HEAD`), is kept.
 //!
 //! Bounded by an estimate of bytes, not by count alone (a cookie may be
 //! 4 KiB): two generations, each of at most [`GENERATION_BYTES`] as
