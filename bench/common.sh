@@ -37,17 +37,18 @@ start_app() {
   app=$!; pids+=("$app")
 }
 
-# start_peer: bench/peer.rs (built by the caller) in the release profile on
-# a free port, logging off, ready; its pid in $peer, its URL in $peer_url.
+# start_peer [wrapper...]: bench/peer.rs (built by the caller) in the
+# release profile on a free port, logging off, ready (a wrapper such as
+# valgrind gets a minute to start it); its pid in $peer, its URL in $peer_url.
 start_peer() {
   local port
   port=$(free_port)
   ROCKET_PROFILE=release ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
   ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off ROCKET_TEMPLATE_DIR=bench/peer \
-    target/release/examples/peer >"$work/peer.log" 2>&1 &
+    "$@" target/release/examples/peer >"$work/peer-$port.log" 2>&1 &
   peer=$!; pids+=("$peer")
   peer_url="http://127.0.0.1:$port"
-  wait_for "$peer_url/"
+  if [ $# -gt 0 ]; then wait_for "$peer_url/" 600; else wait_for "$peer_url/"; fi
 }
 
 # start_floor PORT BURN [wrapper...]: the floor replaying $work/capture;

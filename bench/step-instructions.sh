@@ -30,17 +30,13 @@ cargo build --release --quiet --bin session_app --example peer --example steps
 count() {
   local side=$1 step=$2 port url pid out="$work/$1-$2.cg"
   local grind=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out")
-  port=$(free_port)
-  url="http://127.0.0.1:$port"
   if [ "$side" = app ]; then
+    port=$(free_port); url="http://127.0.0.1:$port"
     start_app "$port" "${grind[@]}"; pid=$app
+    wait_for "$url/" 600
   else
-    ROCKET_PROFILE=release ROCKET_SECRET_KEY="$app_key" ROCKET_PORT="$port" \
-    ROCKET_LOG_LEVEL=off ROCKET_TEMPLATE_DIR=bench/peer \
-      "${grind[@]}" target/release/examples/peer >"$work/peer-$port.log" 2>&1 &
-    pid=$!; pids+=("$pid")
+    start_peer "${grind[@]}"; pid=$peer; url=$peer_url
   fi
-  wait_for "$url/" 600
   STEPS_BEFORE="callgrind_control -z $pid >/dev/null 2>&1" \
   STEPS_AFTER="callgrind_control -d $pid >/dev/null 2>&1" \
     target/release/examples/steps "$url" "$side" "$step" 1 "x$N" "$pid" >"$work/line"

@@ -59,14 +59,6 @@ impl<'r> FromRequest<'r> for CsrfToken {
     }
 }
 
-/// Gives this browser `token`, fresh from [`new_token`], in its cookie: at
-/// login, once the session that carries it has started
-/// ([`Session::start_attached`]), so a token planted or seen before login
-/// is worthless after it.
-pub fn renew(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
-    seal_token(jar, settings, token);
-}
-
 /// This browser's token cookie, if it has a valid one. A token sealed under
 /// a fallback key is re-sealed under the current key in the same response.
 fn token_cookie(jar: &CookieJar<'_>, settings: &CookieSettings) -> Option<String> {
@@ -80,8 +72,11 @@ fn token_cookie(jar: &CookieJar<'_>, settings: &CookieSettings) -> Option<String
     }
 }
 
-/// The token cookie lives until the browser closes.
-fn seal_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
+/// Gives this browser `token` in its cookie, which lives until the browser
+/// closes. At login the token is fresh from [`new_token`], and sealed once
+/// the session that carries it has started ([`Session::start_attached`]),
+/// so a token planted or seen before login is worthless after it.
+pub fn seal_token(jar: &CookieJar<'_>, settings: &CookieSettings, token: String) {
     settings
         .rules
         .seal(jar, &settings.csrf, token, Lifetime::BrowserSession);

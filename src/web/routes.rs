@@ -109,7 +109,7 @@ pub fn login(
     let token = csrf::new_token();
     log_in(&mut session, name, token.clone())
         .map_err(|_| Notice::NameTooLong.redirect(uri!(index)))?;
-    csrf::renew(jar, cookies, token);
+    csrf::seal_token(jar, cookies, token);
     Ok(Redirect::to(uri!(output)))
 }
 

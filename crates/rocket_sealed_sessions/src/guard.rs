@@ -3,10 +3,11 @@
 //!
 //! The cookie is opened once per request (cached), a sealed value already
 //! opened and still in the bounded cache of `opened_cache.rs` is not
-//! decrypted again, and opening applies every rule: a cookie that no key opens, that does not decode, that has
-//! expired or whose session was revoked is removed and counts as no
-//! session ([`Ended`] says why); one due for renewal, or sealed under a
-//! fallback key, is re-issued in the same response.
+//! decrypted again, and opening applies every rule: a cookie that no key
+//! opens, that does not decode, that has expired or whose session was
+//! revoked is removed and counts as no session ([`Ended`] says why); one
+//! due for renewal, or sealed under a fallback key, is re-issued in the
+//! same response.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -451,9 +452,9 @@ fn open(req: &Request<'_>, rules: Rules<'_>, revocations: &Revocations) -> Openi
     // (opened_cache.rs).
     let sealed = jar.get(name).map(|cookie| cookie.value());
     let kept = sealed.and_then(|sealed| rules.opened.get(sealed));
-    let (mut record, fresh) = match kept {
-        Some(record) => (record, Fresh::Kept),
-        None => match opened_fresh(jar, rules, name) {
+    let (mut record, source) = match kept {
+        Some(record) => (record, Source::Kept),
+        None => match decrypted(jar, rules, name) {
             Ok(opened) => opened,
             Err(Some(why)) => return refuse(Ended::Unreadable, why),
             Err(None) => {
@@ -467,7 +468,7 @@ fn open(req: &Request<'_>, rules: Rules<'_>, revocations: &Revocations) -> Openi
     if revocations.revokes(&record) {
         return refuse(Ended::Revoked, "revoked");
     }
-    let stale_key = fresh == Fresh::StaleKey;
+    let stale_key = source == Source::StaleKey;
     let now = rules.clock.millis();
     match rules.expiry.check_at(&record, now) {
         Verdict::Expired(why) => {
@@ -489,7 +490,8 @@ fn open(req: &Request<'_>, rules: Rules<'_>, revocations: &Revocations) -> Openi
             // re-seals the session or ends it, so its text would not come
             // back, and keeping it would push out one that does.
             let reads = matches!(req.method(), Method::Get | Method::Head);
-            if let (Fresh::Decrypted { plaintext_len }, Some(sealed), true) = (fresh, sealed, reads)
+            if let (Source::Decrypted { plaintext_len }, Some(sealed), true) =
+                (source, sealed, reads)
             {
                 rules.opened.keep(sealed, plaintext_len, &record);
             }
@@ -508,7 +510,7 @@ fn open(req: &Request<'_>, rules: Rules<'_>, revocations: &Revocations) -> Openi
 
 /// Where an opened session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fresh {
+enum Source {
     /// From the cache of opened cookies.
     Kept,
     /// Decrypted under the current key, from a plaintext of this length.
@@ -519,22 +521,22 @@ enum Fresh {
 
 /// Decrypts and decodes the session cookie. `Err(None)` for no cookie;
 /// `Err(Some(why))` for one that is no session.
-fn opened_fresh(
+fn decrypted(
     jar: &CookieJar<'_>,
     rules: Rules<'_>,
     name: &str,
-) -> Result<(Record, Fresh), Option<&'static str>> {
-    let (plaintext, fresh) = match rules.cookies.open(jar, name) {
+) -> Result<(Record, Source), Option<&'static str>> {
+    let (plaintext, source) = match rules.cookies.open(jar, name) {
         Opened::Missing => return Err(None),
         Opened::Rejected => return Err(Some("no key opens it")),
         Opened::Current(plaintext) => {
             let plaintext_len = plaintext.len();
-            (plaintext, Fresh::Decrypted { plaintext_len })
+            (plaintext, Source::Decrypted { plaintext_len })
         }
-        Opened::Fallback(plaintext) => (plaintext, Fresh::StaleKey),
+        Opened::Fallback(plaintext) => (plaintext, Source::StaleKey),
     };
     let record = Record::decode(&plaintext).ok_or(Some("not a session of this version"))?;
-    Ok((record, fresh))
+    Ok((record, source))
 }
 
 #[rocket::async_trait]
