@@ -1,7 +1,8 @@
 //! The web layer: what a request means. The tutorial's routes
 //! ([`routes`]) and its login on the session crate ([`login`]), the page's
 //! language ([`lang`]), the frame every page shares ([`page`]) with its
-//! one-time notices ([`notices`]), CSRF protection for every form
+//! one-time notices ([`notices`]) and the session pages it keeps
+//! ([`kept_pages`]), CSRF protection for every form
 //! ([`csrf`]), the error pages ([`catchers`]), route paths as Rocket
 //! matches them ([`paths`]), the security headers on every answer
 //! ([`headers`]), and request logs and metrics ([`telemetry`], with the
@@ -9,12 +10,13 @@
 //! [`request_id`]).
 //!
 //! Files import one way: `routes` → `page` → `lang`, `notices`, `csrf`,
-//! `headers`; `catchers` → `page`, `telemetry`; `lang`, `catchers` →
+//! `headers`, `kept_pages`; `catchers` → `page`, `telemetry`; `lang`, `catchers` →
 //! `paths`; `telemetry`, `csrf` → `request_id`.
 
 pub mod catchers;
 pub mod csrf;
 pub mod headers;
+pub mod kept_pages;
 pub mod lang;
 pub mod login;
 pub mod notices;
@@ -48,6 +50,7 @@ pub fn stage() -> AdHoc {
         };
         rocket
             .manage(Telemetry::new(counts))
+            .manage(kept_pages::KeptPages::default())
             .attach(RequestLog)
             .attach(headers::SecurityHeaders)
             .mount(

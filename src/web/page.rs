@@ -11,11 +11,12 @@ use rocket::Response;
 use serde::Serialize;
 
 use super::csrf::CsrfToken;
+use super::kept_pages::{KeptPages, Shown};
 use super::notices::{self, Left, Notice};
 use super::{headers, lang};
 use crate::render::i18n::Lang;
 use crate::render::templates::{PageName, Pages};
-use rocket_sealed_sessions::Session;
+use rocket_sealed_sessions::{Record, Session};
 
 /// The frame of a page: its language and pending notice.
 pub struct Page<'r> {
@@ -132,6 +133,37 @@ impl<'r> Page<'r> {
             rocket::error!("rendering {page:?} failed: {e}");
             Status::InternalServerError
         }))
+    }
+
+    /// Renders `page` of the live session `record` as [`Page::render`]
+    /// does, unless [`KeptPages`] has it, rendered from the same record,
+    /// language and token: then `content` is not even built. A page with
+    /// a notice is rendered each time, and not kept.
+    pub fn render_kept<C: Serialize>(
+        self,
+        kept: &KeptPages,
+        record: &Record,
+        page: PageName,
+        csrf: &CsrfToken,
+        content: impl FnOnce() -> C,
+    ) -> Html {
+        if self.notice.is_some() {
+            return self.render(page, Some(csrf), content());
+        }
+        let shown = Shown {
+            page,
+            lang: self.lang,
+            record,
+            token: csrf.as_str(),
+        };
+        if let Some(body) = kept.get(&shown) {
+            return Html(Ok(body));
+        }
+        let html = self.render(page, Some(csrf), content());
+        if let Ok(body) = &html.0 {
+            kept.keep(&shown, body);
+        }
+        html
     }
 }
 

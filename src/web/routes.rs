@@ -11,6 +11,7 @@ use serde::Serialize;
 use rocket_sealed_sessions::{Durability, Ended, InsertError, Revocations, Session};
 
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
+use super::kept_pages::KeptPages;
 use super::lang::{CameFrom, LanguageRedirect};
 use super::login::{log_in, name_of, LoggedIn, LOGGED_IN_AT, NAME, RESERVED_KEYS};
 use super::notices::{Field, Left, Notice, NoticeRedirect};
@@ -122,29 +123,30 @@ struct Entry<'a> {
 
 /// The session page. Its table shows `logged_in_at` (while it is there)
 /// and `name` in rows of their own, then the added entries in natural
-/// order: `s2` before `s10`, as a person counts.
+/// order: `s2` before `s10`, as a person counts. Shown again for the same
+/// session, it is the page kept from the last time ([`KeptPages`]).
 #[get("/output")]
-pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken) -> Html {
+pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken, kept: &State<KeptPages>) -> Html {
     let lang = page.lang();
-    let session = user.record().entries();
-    // The login time, exact and as a person reads it, side by side rather
-    // than nested: each path segment costs the render an allocation.
-    let logged_in_at = session.get(LOGGED_IN_AT);
-    let logged_in_at_readable = logged_in_at.map(|value| {
-        lang.readable_instant(value)
-            .unwrap_or_else(|| value.clone())
-    });
-    let mut entries: Vec<Entry<'_>> = session
-        .iter()
-        .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
-        .map(|(key, value)| Entry { key, value })
-        .collect();
-    entries.sort_by(|a, b| text::natural_order(a.key, b.key));
-    page.render(
-        PageName::Output,
-        Some(&csrf),
-        context! { name: user.name(), logged_in_at, logged_in_at_readable, entries },
-    )
+    let record = user.record();
+    page.render_kept(kept, record, PageName::Output, &csrf, || {
+        let session = record.entries();
+        // The login time, exact and as a person reads it, side by side
+        // rather than nested: each path segment costs the render an
+        // allocation.
+        let logged_in_at = session.get(LOGGED_IN_AT);
+        let logged_in_at_readable = logged_in_at.map(|value| {
+            lang.readable_instant(value)
+                .unwrap_or_else(|| value.clone())
+        });
+        let mut entries: Vec<Entry<'_>> = session
+            .iter()
+            .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
+            .map(|(key, value)| Entry { key, value })
+            .collect();
+        entries.sort_by(|a, b| text::natural_order(a.key, b.key));
+        context! { name: user.name(), logged_in_at, logged_in_at_readable, entries }
+    })
 }
 
 #[get("/output", rank = 2)]

@@ -9,7 +9,10 @@ use common::*;
 use rocket::http::{Cookie, Header, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 use rocket::uri;
+use session_app::render::i18n::Lang;
+use session_app::render::templates::PageName;
 use session_app::routes;
+use session_app::web::kept_pages::{KeptPages, Shown};
 
 #[test]
 fn the_front_page_knows_who_is_logged_in() {
@@ -442,4 +445,61 @@ fn every_page_has_one_filled_button_at_most() {
         .into_string()
         .unwrap();
     assert!(css.contains(".notice-ok:focus, .notice-ok:focus-visible { outline: none; }"));
+}
+
+/// The session page as a person sees it while the session changes: shown
+/// again unchanged, it is the same page (kept, not rendered again); after
+/// each change, and in the other language, it is the page of the session
+/// as it is now.
+#[test]
+fn the_session_page_follows_every_change_of_its_session() {
+    let client = client();
+    login(&client, "太郎");
+    let output = || html(&client, uri!(routes::output));
+    let first = output();
+    assert_eq!(output(), first, "a reload shows the same page");
+    // It was kept, for this session, language and token.
+    let kept = client.rocket().state::<KeptPages>().expect("managed");
+    let (record, token) = (session_of(&client).unwrap(), token_in(&first).unwrap());
+    let shown = Shown {
+        page: PageName::Output,
+        lang: Lang::Ja,
+        record: &record,
+        token: &token,
+    };
+    assert_eq!(kept.get(&shown).as_deref(), Some(first.as_bytes()));
+
+    // An entry set: its notice once, the entry on every view after it.
+    post_form(
+        &client,
+        uri!(routes::set_entry),
+        &[("key", "color"), ("value", "青")],
+    );
+    assert!(notice_in(&output()).is_some());
+    let with_entry = output();
+    assert_eq!(notice_in(&with_entry), None, "a notice shows once");
+    assert!(with_entry.contains("<code>color</code>"), "{with_entry}");
+    assert_eq!(output(), with_entry);
+
+    // The other language, for the same session.
+    client.get(uri!(routes::switch_language("en"))).dispatch();
+    let english = output();
+    assert!(english.contains(r#"<html lang="en">"#), "{english}");
+    assert!(english.contains("<code>color</code>"));
+    client.get(uri!(routes::switch_language("ja"))).dispatch();
+    assert_eq!(output(), with_entry);
+
+    // The entry deleted: gone from the page.
+    post_form(&client, uri!(routes::delete_key), &[("key", "color")]);
+    output();
+    assert!(!output().contains("<code>color</code>"));
+
+    // Another login, then a logout: the page is the new session's, then
+    // none at all.
+    login(&client, "花子");
+    let other = output();
+    assert!(other.contains("花子") && !other.contains("太郎"), "{other}");
+    post_form(&client, uri!(routes::logout), &[]);
+    let response = client.get(uri!(routes::output)).dispatch();
+    assert_redirects_to(&response, uri!(routes::index));
 }
