@@ -11,8 +11,9 @@
 //! checked on every request) decide whether there is a session at all.
 //! A page showing a one-time notice is never kept: it must show once.
 //!
-//! One page per session (the last one rendered), within [`KEPT_BYTES`] as
-//! [`estimate`] counts them; when that is full, the pages kept so far are
+//! One page per session (the last one rendered), dropped when the session
+//! ends here (logout, the name deleted), and within [`KEPT_BYTES`] as
+//! [`estimate`] counts them: when that is full, the pages kept so far are
 //! dropped and keeping starts over.
 
 use std::collections::HashMap;
@@ -79,6 +80,21 @@ impl KeptPages {
         let kept = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         let (page, _) = kept.pages.get(&shown.record.id())?;
         page.shows(shown).then(|| page.body.clone())
+    }
+
+    /// Drops the page kept for the session of `record`, if any: its
+    /// session has ended, and the page would only take room.
+    pub fn forget(&self, record: Option<&Record>) {
+        let Some(id) = record.map(Record::id) else {
+            return;
+        };
+        let forgotten = {
+            let mut kept = self.kept.write().unwrap_or_else(PoisonError::into_inner);
+            let forgotten = kept.pages.remove(&id);
+            kept.bytes -= forgotten.as_ref().map_or(0, |(_, bytes)| *bytes);
+            forgotten
+        };
+        drop(forgotten);
     }
 
     /// Keeps `body` as the page rendered from `shown`, in place of any page
@@ -181,6 +197,22 @@ mod tests {
         let inside = kept.kept.read().unwrap();
         assert_eq!(inside.pages.len(), 1);
         assert_eq!(inside.bytes, estimate(&shown(&changed), b"second"));
+    }
+
+    #[test]
+    fn an_ended_session_takes_its_page_with_it() {
+        let kept = KeptPages::default();
+        let (one, other) = (record(), record());
+        kept.keep(&shown(&one), b"one");
+        kept.keep(&shown(&other), b"other");
+        kept.forget(Some(&one));
+        kept.forget(None);
+        assert_eq!(kept.get(&shown(&one)), None);
+        assert_eq!(kept.get(&shown(&other)).as_deref(), Some(&b"other"[..]));
+        assert_eq!(
+            kept.kept.read().unwrap().bytes,
+            estimate(&shown(&other), b"other")
+        );
     }
 
     #[test]

@@ -167,9 +167,14 @@ pub fn logout_page_anonymous(session: Session<'_>) -> NoticeRedirect {
 }
 
 /// The tutorial's `session.clear()`, which here also ends the session on
-/// every instance.
+/// every instance, and drops the page kept for it.
 #[post("/logout", data = "<_form>")]
-pub async fn logout(_form: Csrf<LogoutForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
+pub async fn logout(
+    _form: Csrf<LogoutForm<'_>>,
+    mut session: Session<'_>,
+    kept: &State<KeptPages>,
+) -> NoticeRedirect {
+    kept.forget(session.record());
     let stored = session.clear().await;
     Notice::LoggedOut
         .unless_unstored(stored)
@@ -178,7 +183,11 @@ pub async fn logout(_form: Csrf<LogoutForm<'_>>, mut session: Session<'_>) -> No
 
 /// The tutorial's `del session[key]`.
 #[post("/session/delete", data = "<form>")]
-pub async fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: Session<'_>) -> NoticeRedirect {
+pub async fn delete_key(
+    form: Csrf<DeleteForm<'_>>,
+    mut session: Session<'_>,
+    kept: &State<KeptPages>,
+) -> NoticeRedirect {
     // A session that has just ended says why, as adding an entry does.
     if session.ended().is_some() {
         return to_login(session.ended());
@@ -197,6 +206,7 @@ pub async fn delete_key(form: Csrf<DeleteForm<'_>>, mut session: Session<'_>) ->
     if key != NAME {
         return Notice::EntryDeleted.redirect_with(key, back);
     }
+    kept.forget(session.record());
     let stored = session
         .detach_subject()
         .await

@@ -495,11 +495,38 @@ fn the_session_page_follows_every_change_of_its_session() {
     assert!(!output().contains("<code>color</code>"));
 
     // Another login, then a logout: the page is the new session's, then
-    // none at all.
+    // none at all, and the logout dropped the page kept for it.
     login(&client, "花子");
     let other = output();
     assert!(other.contains("花子") && !other.contains("太郎"), "{other}");
+    let (record, token) = (session_of(&client).unwrap(), token_in(&other).unwrap());
+    let shown = Shown {
+        record: &record,
+        token: &token,
+        ..shown
+    };
+    assert!(kept.get(&shown).is_some());
     post_form(&client, uri!(routes::logout), &[]);
+    assert_eq!(kept.get(&shown), None);
     let response = client.get(uri!(routes::output)).dispatch();
     assert_redirects_to(&response, uri!(routes::index));
+}
+
+/// Deleting the name ends the login, and drops the page kept for it.
+#[test]
+fn deleting_the_name_drops_the_kept_page() {
+    let client = client();
+    login(&client, "太郎");
+    let page = html(&client, uri!(routes::output));
+    let (record, token) = (session_of(&client).unwrap(), token_in(&page).unwrap());
+    let kept = client.rocket().state::<KeptPages>().expect("managed");
+    let shown = Shown {
+        page: PageName::Output,
+        lang: Lang::Ja,
+        record: &record,
+        token: &token,
+    };
+    assert!(kept.get(&shown).is_some());
+    post_form(&client, uri!(routes::delete_key), &[("key", "name")]);
+    assert_eq!(kept.get(&shown), None);
 }
