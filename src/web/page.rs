@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -11,7 +12,7 @@ use rocket::Response;
 use serde::Serialize;
 
 use super::csrf::CsrfToken;
-use super::kept_pages::{KeptPages, Shown};
+use super::kept_pages::{Context, KeptPages, RenderInputs};
 use super::notices::{self, Left, Notice};
 use super::{headers, lang};
 use crate::render::i18n::Lang;
@@ -129,39 +130,41 @@ impl<'r> Page<'r> {
                 content,
             },
         );
-        Html(rendered.map_err(|e| {
+        Html(rendered.map(Body::Rendered).map_err(|e| {
             rocket::error!("rendering {page:?} failed: {e}");
             Status::InternalServerError
         }))
     }
 
     /// Renders `page` of the live session `record` as [`Page::render`]
-    /// does, unless [`KeptPages`] has it, rendered from the same record,
-    /// language and token: then `content` is not even built. A page with
+    /// does, with the context `context` builds from the record and the
+    /// language, unless [`KeptPages`] has it, rendered from the same
+    /// record, language and token: then no context is built. A page with
     /// a notice is rendered each time, and not kept.
-    pub fn render_kept<C: Serialize>(
+    pub fn render_kept(
         self,
         kept: &KeptPages,
         record: &Record,
         page: PageName,
         csrf: &CsrfToken,
-        content: impl FnOnce() -> C,
+        context: Context,
     ) -> Html {
         if self.notice.is_some() {
-            return self.render(page, Some(csrf), content());
+            let content = context(record, self.lang);
+            return self.render(page, Some(csrf), content);
         }
-        let shown = Shown {
+        let inputs = RenderInputs {
             page,
             lang: self.lang,
             record,
             token: csrf.as_str(),
         };
-        if let Some(body) = kept.get(&shown) {
-            return Html(Ok(body));
+        if let Some(body) = kept.get(&inputs) {
+            return Html(Ok(Body::Kept(body)));
         }
-        let html = self.render(page, Some(csrf), content());
-        if let Ok(body) = &html.0 {
-            kept.keep(&shown, body);
+        let html = self.render(page, Some(csrf), context(record, inputs.lang));
+        if let Ok(Body::Rendered(body)) = &html.0 {
+            kept.keep(&inputs, body);
         }
         html
     }
@@ -187,7 +190,22 @@ impl<'r> FromRequest<'r> for Page<'r> {
 }
 
 /// A rendered page, or the status it failed with.
-pub struct Html(Result<Vec<u8>, Status>);
+pub struct Html(Result<Body, Status>);
+
+/// A page's bytes: rendered for this request, or kept from an earlier one.
+enum Body {
+    Rendered(Vec<u8>),
+    Kept(Arc<[u8]>),
+}
+
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Body::Rendered(bytes) => bytes,
+            Body::Kept(bytes) => bytes,
+        }
+    }
+}
 
 impl<'r> Responder<'r, 'static> for Html {
     /// The page with its own headers: the type, written as it stands rather
@@ -196,7 +214,7 @@ impl<'r> Responder<'r, 'static> for Html {
         let body = self.0?;
         let mut response = Response::build()
             .raw_header("Content-Type", "text/html; charset=utf-8")
-            .sized_body(body.len(), Cursor::new(body))
+            .sized_body(body.as_ref().len(), Cursor::new(body))
             .finalize();
         headers::secure_page(req, &mut response);
         Ok(response)

@@ -8,7 +8,7 @@ use rocket::{get, post, uri, Responder, State};
 use rocket_dyn_templates::context;
 use serde::Serialize;
 
-use rocket_sealed_sessions::{Durability, Ended, InsertError, Revocations, Session};
+use rocket_sealed_sessions::{Durability, Ended, InsertError, Record, Revocations, Session};
 
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
 use super::kept_pages::KeptPages;
@@ -121,31 +121,37 @@ struct Entry<'a> {
     value: &'a str,
 }
 
-/// The session page. Its table shows `logged_in_at` (while it is there)
-/// and `name` in rows of their own, then the added entries in natural
-/// order: `s2` before `s10`, as a person counts. Shown again for the same
-/// session, it is the page kept from the last time ([`KeptPages`]).
+/// The session page: the page kept from the last time, for the same
+/// session ([`KeptPages`]), or rendered from [`output_context`].
 #[get("/output")]
 pub fn output(user: LoggedIn<'_>, page: Page, csrf: CsrfToken, kept: &State<KeptPages>) -> Html {
-    let lang = page.lang();
-    let record = user.record();
-    page.render_kept(kept, record, PageName::Output, &csrf, || {
-        let session = record.entries();
-        // The login time, exact and as a person reads it, side by side
-        // rather than nested: each path segment costs the render an
-        // allocation.
-        let logged_in_at = session.get(LOGGED_IN_AT);
-        let logged_in_at_readable = logged_in_at.map(|value| {
-            lang.readable_instant(value)
-                .unwrap_or_else(|| value.clone())
-        });
-        let mut entries: Vec<Entry<'_>> = session
-            .iter()
-            .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
-            .map(|(key, value)| Entry { key, value })
-            .collect();
-        entries.sort_by(|a, b| text::natural_order(a.key, b.key));
-        context! { name: user.name(), logged_in_at, logged_in_at_readable, entries }
+    page.render_kept(kept, user.record(), PageName::Output, &csrf, output_context)
+}
+
+/// The session page's table: `logged_in_at` (while it is there) and
+/// `name` in rows of their own, then the added entries in natural order:
+/// `s2` before `s10`, as a person counts.
+fn output_context(record: &Record, lang: Lang) -> serde_json::Value {
+    let session = record.entries();
+    // The login time, exact and as a person reads it, side by side rather
+    // than nested: each path segment costs the render an allocation.
+    let logged_in_at = session.get(LOGGED_IN_AT);
+    let logged_in_at_readable = logged_in_at.map(|value| {
+        lang.readable_instant(value)
+            .unwrap_or_else(|| value.clone())
+    });
+    let mut entries: Vec<Entry<'_>> = session
+        .iter()
+        .filter(|(key, _)| !RESERVED_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| Entry { key, value })
+        .collect();
+    entries.sort_by(|a, b| text::natural_order(a.key, b.key));
+    let name = name_of(record).unwrap_or_default();
+    serde_json::json!({
+        "name": name,
+        "logged_in_at": logged_in_at,
+        "logged_in_at_readable": logged_in_at_readable,
+        "entries": entries,
     })
 }
 
@@ -174,8 +180,12 @@ pub async fn logout(
     mut session: Session<'_>,
     kept: &State<KeptPages>,
 ) -> NoticeRedirect {
-    kept.forget(session.record());
+    let ended = session.record().map(Record::id);
     let stored = session.clear().await;
+    // After the revocation is in, so that a page kept meanwhile goes too.
+    if let Some(id) = ended {
+        kept.forget(id);
+    }
     Notice::LoggedOut
         .unless_unstored(stored)
         .redirect(uri!(index))
@@ -206,11 +216,14 @@ pub async fn delete_key(
     if key != NAME {
         return Notice::EntryDeleted.redirect_with(key, back);
     }
-    kept.forget(session.record());
+    let ended = session.record().map(Record::id);
     let stored = session
         .detach_subject()
         .await
         .unwrap_or(Durability::Written);
+    if let Some(id) = ended {
+        kept.forget(id);
+    }
     Notice::NameDeleted
         .unless_unstored(stored)
         .redirect(uri!(index))

@@ -12,7 +12,7 @@ use rocket::uri;
 use session_app::render::i18n::Lang;
 use session_app::render::templates::PageName;
 use session_app::routes;
-use session_app::web::kept_pages::{KeptPages, Shown};
+use session_app::web::kept_pages::{KeptPages, RenderInputs};
 
 #[test]
 fn the_front_page_knows_who_is_logged_in() {
@@ -461,7 +461,7 @@ fn the_session_page_follows_every_change_of_its_session() {
     // It was kept, for this session, language and token.
     let kept = client.rocket().state::<KeptPages>().expect("managed");
     let (record, token) = (session_of(&client).unwrap(), token_in(&first).unwrap());
-    let shown = Shown {
+    let shown = RenderInputs {
         page: PageName::Output,
         lang: Lang::Ja,
         record: &record,
@@ -500,7 +500,7 @@ fn the_session_page_follows_every_change_of_its_session() {
     let other = output();
     assert!(other.contains("花子") && !other.contains("太郎"), "{other}");
     let (record, token) = (session_of(&client).unwrap(), token_in(&other).unwrap());
-    let shown = Shown {
+    let shown = RenderInputs {
         record: &record,
         token: &token,
         ..shown
@@ -520,7 +520,7 @@ fn deleting_the_name_drops_the_kept_page() {
     let page = html(&client, uri!(routes::output));
     let (record, token) = (session_of(&client).unwrap(), token_in(&page).unwrap());
     let kept = client.rocket().state::<KeptPages>().expect("managed");
-    let shown = Shown {
+    let shown = RenderInputs {
         page: PageName::Output,
         lang: Lang::Ja,
         record: &record,
