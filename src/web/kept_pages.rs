@@ -7,11 +7,12 @@
 //! the page's name, its language, the session's record (its identifier,
 //! times and every entry) and the CSRF token of its forms, which must be
 //! the one the record carries. Its context is built by a plain function
-//! of the record and the language ([`Context`]), which can see nothing
-//! else. A kept page is given only when all four are equal to the
-//! request's; the guards before it (the session's expiry and revocation,
-//! checked on every request) decide whether there is a session at all. A
-//! page showing a one-time notice is never kept: it must show once.
+//! of the record and the language ([`Context`]), not a closure, so it
+//! captures nothing the cache does not compare. A kept page is given only
+//! when all four are equal to the request's; the guards before it (the
+//! session's expiry and revocation, checked on every request) decide
+//! whether there is a session at all. A page showing a one-time notice is
+//! never kept: it must show once.
 //!
 //! One page per session (the last one kept), dropped when the session ends
 //! here (logout, the name deleted), and all within [`KEPT_BYTES`] as
