@@ -2,16 +2,16 @@
 //! ([`routes`]) and its login on the session crate ([`login`]), the page's
 //! language ([`lang`]), the frame every page shares ([`page`]) with its
 //! one-time notices ([`notices`]) and the session pages it keeps
-//! ([`kept_pages`]), CSRF protection for every form
-//! ([`csrf`]), the error pages ([`catchers`]), route paths as Rocket
-//! matches them ([`paths`]), the security headers on every answer
-//! ([`headers`]), and request logs and metrics ([`telemetry`], with the
-//! process's own from [`process`], and each request named by
-//! [`request_id`]).
+//! ([`kept_pages`]), CSRF protection for every form ([`csrf`]), the error
+//! pages ([`catchers`]), route paths as Rocket matches them ([`paths`]),
+//! the security headers on every answer ([`headers`]), and request logs
+//! and metrics ([`telemetry`], with the process's own from [`process`],
+//! and each request named by [`request_id`]).
 //!
 //! Files import one way: `routes` → `page` → `lang`, `notices`, `csrf`,
-//! `headers`, `kept_pages`; `catchers` → `page`, `telemetry`; `lang`, `catchers` →
-//! `paths`; `telemetry`, `csrf` → `request_id`.
+//! `headers`, `kept_pages` (which `routes` also uses); `catchers` →
+//! `page`, `telemetry`; `lang`, `catchers` → `paths`; `telemetry`, `csrf`
+//! → `request_id`.
 
 pub mod catchers;
 pub mod csrf;

@@ -263,27 +263,7 @@ pub fn run_binary(dir: &Path, env: &[(&str, &str)]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let read = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = read(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = read(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -308,6 +288,18 @@ pub fn run_binary(dir: &Path, env: &[(&str, &str)]) -> Run {
         run.stderr
     );
     run
+}
+
+/// Reads all of `pipe` on a thread of its own (so that a full pipe never
+/// blocks the child): its text, once the child has closed it.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    })
 }
 
 /// Whether `GET path` on 127.0.0.1:`port` answers 200 now.

@@ -550,6 +550,8 @@ impl<'r> FromRequest<'r> for Session<'r> {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Deref;
+    use std::path::PathBuf;
     use std::time::Duration;
 
     use rocket::http::{Cookie, Status};
@@ -582,12 +584,34 @@ mod tests {
     const KEY: &str = "V+Ly6JPKyHU+z4DyD0e0PU1AxvY83MtQi5HFTAa0WKc=";
     const OLD_KEY: &str = "QVRPsWlRRrOPJsdXsx9/HtkeZJbKenQIcLXGD0zZcVQ=";
 
-    fn client(key: &str, fallbacks: &[&str], clock: &Clock) -> Client {
-        let store = std::env::temp_dir().join(format!(
+    /// A client of the test routes, and the folder of its revocation
+    /// store, removed with it.
+    struct App {
+        client: Client,
+        folder: PathBuf,
+    }
+
+    impl Deref for App {
+        type Target = Client;
+
+        fn deref(&self) -> &Client {
+            &self.client
+        }
+    }
+
+    impl Drop for App {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.folder);
+        }
+    }
+
+    fn client(key: &str, fallbacks: &[&str], clock: &Clock) -> App {
+        let folder = std::env::temp_dir().join(format!(
             "sealed-sessions-guard-{}-{}",
             std::process::id(),
             rand::random::<u64>()
         ));
+        let store = folder.join("revoked");
         let figment = rocket::Config::figment()
             .merge(("secret_key", key))
             .merge(("secret_key_fallbacks", fallbacks))
@@ -597,7 +621,10 @@ mod tests {
         let rocket = rocket::custom(figment)
             .attach(Sessions::builder().clock(clock.clone()).build())
             .mount("/", routes![start, show, logout, peek]);
-        Client::untracked(rocket).unwrap()
+        App {
+            client: Client::untracked(rocket).unwrap(),
+            folder,
+        }
     }
 
     fn started(client: &Client) -> Cookie<'static> {
