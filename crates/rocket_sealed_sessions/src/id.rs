@@ -55,12 +55,13 @@ impl fmt::Debug for SessionId {
 /// `bytes` as lowercase hex digits.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(2 * bytes.len());
+    // Bytes, then one check: `String::push` encodes each char as UTF-8.
+    let mut hex = Vec::with_capacity(2 * bytes.len());
     for byte in bytes {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+        hex.push(DIGITS[usize::from(byte >> 4)]);
+        hex.push(DIGITS[usize::from(byte & 0xf)]);
     }
-    hex
+    String::from_utf8(hex).expect("BUG: hex digits are ASCII")
 }
 
 /// Lowercase hex digits, as [`hex`] writes them, back into bytes.
