@@ -25,12 +25,25 @@ const HEADERS: [(&str, &str); 5] = [
 /// Under Rocket's own TLS, browsers are told to keep to HTTPS for a year.
 const HSTS: (&str, &str) = ("Strict-Transport-Security", "max-age=31536000");
 
-/// Marks a request whose response has its headers already, so that the
-/// response fairing need not search the response for them.
-struct Applied(AtomicBool);
+/// What a request's responder told this layer, so that the response
+/// fairing need not search the response's headers: each search hashes the
+/// name, byte by byte, in Rocket's header map.
+#[derive(Default)]
+struct Marks {
+    /// The response has its headers already (a page's).
+    applied: AtomicBool,
+    /// The response chose its own caching ([`caches_itself`]).
+    own_caching: AtomicBool,
+}
 
-fn applied<'r>(req: &'r Request<'_>) -> &'r AtomicBool {
-    &req.local_cache(|| Applied(AtomicBool::new(false))).0
+fn marks<'r>(req: &'r Request<'_>) -> &'r Marks {
+    req.local_cache(Marks::default)
+}
+
+/// Tells the response fairing that `req`'s response sets its own
+/// `Cache-Control`, so `no-store` is not added beside it.
+pub fn caches_itself(req: &Request<'_>) {
+    marks(req).own_caching.store(true, Ordering::Relaxed);
 }
 
 /// Adjoined, not replaced: nothing else sets them, and adjoining static
@@ -51,17 +64,18 @@ fn add_security_headers(req: &Request<'_>, res: &mut Response<'_>) {
 pub fn secure_page(req: &Request<'_>, res: &mut Response<'_>) {
     add_security_headers(req, res);
     res.adjoin_raw_header("Cache-Control", "no-store");
-    applied(req).store(true, Ordering::Relaxed);
+    marks(req).applied.store(true, Ordering::Relaxed);
 }
 
 /// Gives any other response the security headers, and `no-store` unless it
 /// chose its own caching.
 fn secure(req: &Request<'_>, res: &mut Response<'_>) {
-    if applied(req).swap(true, Ordering::Relaxed) {
+    let marks = marks(req);
+    if marks.applied.swap(true, Ordering::Relaxed) {
         return;
     }
     add_security_headers(req, res);
-    if !res.headers().contains("Cache-Control") {
+    if !marks.own_caching.load(Ordering::Relaxed) {
         res.adjoin_raw_header("Cache-Control", "no-store");
     }
 }

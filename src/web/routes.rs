@@ -2,15 +2,16 @@
 //! one entry, log out. Plus health checks and the stylesheet.
 
 use rocket::form::FromForm;
-use rocket::http::{ContentType, CookieJar, Header};
-use rocket::response::Redirect;
-use rocket::{get, post, uri, Responder, State};
+use rocket::http::{ContentType, CookieJar};
+use rocket::response::{self, Redirect, Responder};
+use rocket::{get, post, uri, Request, State};
 use rocket_dyn_templates::context;
 use serde::Serialize;
 
 use rocket_sealed_sessions::{Durability, Ended, InsertError, Record, Revocations, Session};
 
 use super::csrf::{self, protected_forms, Csrf, CsrfToken};
+use super::headers;
 use super::kept_pages::KeptPages;
 use super::lang::{CameFrom, LanguageRedirect};
 use super::login::{log_in, name_of, LoggedIn, LOGGED_IN_AT, NAME, RESERVED_KEYS};
@@ -309,8 +310,16 @@ pub fn readyz(revocations: &State<Revocations>) -> String {
 }
 
 /// A file compiled into the binary, cached by browsers for an hour.
-#[derive(Responder)]
-pub struct Asset(&'static str, ContentType, Header<'static>);
+pub struct Asset(&'static str, ContentType);
+
+impl<'r> Responder<'r, 'static> for Asset {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        headers::caches_itself(req);
+        let mut response = (self.1, self.0).respond_to(req)?;
+        response.set_raw_header("Cache-Control", "public, max-age=3600");
+        Ok(response)
+    }
+}
 
 /// The stylesheet and the icon: nothing external, nothing read from disk.
 #[get("/static/<file>")]
@@ -326,11 +335,7 @@ pub fn asset(file: &str) -> Option<Asset> {
         ),
         _ => return None,
     };
-    Some(Asset(
-        body,
-        content_type,
-        Header::new("Cache-Control", "public, max-age=3600"),
-    ))
+    Some(Asset(body, content_type))
 }
 
 #[cfg(test)]

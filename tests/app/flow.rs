@@ -263,6 +263,10 @@ fn the_stylesheet_and_icon_are_served_by_the_app() {
     let response = client.get(uri!(routes::asset("app.css"))).dispatch();
     assert_eq!(response.status(), Status::Ok);
     assert_eq!(response.content_type(), Some(ContentType::CSS));
+    // Cached by its own rule alone, with the security headers of every page.
+    let caching: Vec<_> = response.headers().get("Cache-Control").collect();
+    assert_eq!(caching, ["public, max-age=3600"]);
+    assert_eq!(response.headers().get_one("X-Frame-Options"), Some("DENY"));
     assert!(response.into_string().unwrap().contains(":focus-visible"));
 
     let icon = client.get(uri!(routes::asset("favicon.svg"))).dispatch();
