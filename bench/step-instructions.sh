@@ -11,7 +11,8 @@
 # fsync), which wall time pays for too.
 #
 # Usage: bench/step-instructions.sh [N (500)]
-# Environment: STEPS (output login set delete logout).
+# Environment: STEPS (output login set delete logout); KEEP=DIR keeps each
+# callgrind file there (DIR/app-login.cg, ...), for callgrind_annotate.
 # Needs: valgrind (callgrind_control comes with it), curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ count() {
   grep -q ' errors 0$' "$work/line" || { echo "bench: $side $step: $(cat "$work/line")" >&2; exit 1; }
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   counted=$(awk '/^summary:/ {print $2}' "$out.1")
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$out.1" "$KEEP/$side-$step.cg"; fi
 }
 
 echo "bench: instructions per request, callgrind, $N requests of each step on one connection, $(date -u +%Y-%m-%dT%H:%MZ)"
