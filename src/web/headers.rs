@@ -75,7 +75,15 @@ fn secure(req: &Request<'_>, res: &mut Response<'_>) {
         return;
     }
     add_security_headers(req, res);
-    if !marks.own_caching.load(Ordering::Relaxed) {
+    let own_caching = marks.own_caching.load(Ordering::Relaxed);
+    // The tests run debug builds: a responder that sets its own caching
+    // without saying so (or says so and sets none) fails them here.
+    debug_assert_eq!(
+        own_caching,
+        res.headers().contains("Cache-Control"),
+        "BUG: caches_itself() and a Cache-Control header go together"
+    );
+    if !own_caching {
         res.adjoin_raw_header("Cache-Control", "no-store");
     }
 }

@@ -314,9 +314,9 @@ pub struct Asset(&'static str, ContentType);
 
 impl<'r> Responder<'r, 'static> for Asset {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        headers::caches_itself(req);
         let mut response = (self.1, self.0).respond_to(req)?;
         response.set_raw_header("Cache-Control", "public, max-age=3600");
+        headers::caches_itself(req);
         Ok(response)
     }
 }
