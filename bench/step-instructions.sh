@@ -15,6 +15,8 @@
 # callgrind file there (DIR/app-login.cg, ...), for callgrind_annotate.
 # Needs: valgrind (callgrind_control comes with it), curl.
 set -euo pipefail
+# KEEP names a folder from where the script was started.
+if [ -n "${KEEP:-}" ]; then KEEP=$(realpath -m "$KEEP"); fi
 cd "$(dirname "$0")/.."
 
 N="${1:-500}"
