@@ -139,7 +139,9 @@ fn push_number(out: &mut String, mut n: u32, width: usize) {
         }
     }
     start = start.min(digits.len() - width.min(digits.len()));
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    // One slice, as the session crate's codec writes its numbers: char by
+    // char, each push encodes a char as UTF-8.
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("BUG: digits are ASCII"));
 }
 
 /// `HH:MM`.

@@ -16,8 +16,8 @@
 //! 4 KiB): two generations, each of at most [`GENERATION_BYTES`] as
 //! [`estimate`] counts them, which is also at most 512 sessions (each
 //! counts 1 KiB at least); when the young one fills, it becomes the old
-//! one and the old one is dropped. A browser whose cookie falls out is decrypted once more, and
-//! kept again.
+//! one and the old one is dropped. A browser whose cookie falls out is
+//! decrypted once more, and kept again.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
