@@ -12,7 +12,8 @@
 #
 # Usage: bench/step-instructions.sh [N (500)]
 # Environment: STEPS (output login set delete logout); KEEP=DIR keeps each
-# callgrind file there (DIR/app-login.cg, ...), for callgrind_annotate.
+# callgrind file there (DIR/app-login.cg, ...), for callgrind_annotate;
+# APP_BIN counts another server in the app's place (bench/steps.sh).
 # Needs: valgrind (callgrind_control comes with it), curl.
 set -euo pipefail
 # KEEP names a folder from where the script was started.
@@ -25,7 +26,7 @@ for tool in valgrind callgrind_control curl cargo python3; do
   command -v "$tool" >/dev/null || { echo "bench: missing $tool (Debian: apt-get install valgrind curl)" >&2; exit 2; }
 done
 
-cargo build --release --quiet --bin session_app --example peer --example steps
+cargo build --release --quiet --bin session_app --example peer --example guarded --example steps
 . bench/common.sh
 
 # count SIDE STEP: the instructions of N requests of STEP on one server

@@ -14,7 +14,9 @@
 #
 # Usage: bench/steps.sh [rounds (5)] [seconds per run (4)] [connections (64)]
 # Environment: LOGOUTS (20000), FLOW_BROWSERS (16, each on one connection),
-# STEPS (all six, e.g. "login logout").
+# STEPS (all six, e.g. "login logout"), APP_BIN (another server in the
+# app's place: target/release/examples/guarded is the peer with only the
+# issue's must-holds, see bench/guarded.rs).
 # It installs nothing itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ LOGOUTS=${LOGOUTS:-20000}
 FLOW_BROWSERS=${FLOW_BROWSERS:-16}
 STEPS=${STEPS:-output login set delete logout flow}
 
-cargo build --release --quiet --bin session_app --example peer --example steps
+cargo build --release --quiet --bin session_app --example peer --example guarded --example steps
 
 app_port=$(free_port)
 start_app "$app_port"
