@@ -4,9 +4,10 @@
 //! against the peer with `APP_BIN=target/release/examples/guarded`.
 //!
 //! Added to the peer's routes and pages, each written plainly:
-//! - every security header, and `Cache-Control: no-store`: the app's own
-//!   response fairing ([`SecurityHeaders`]), in place of Rocket's default
-//!   shield, as the app does;
+//! - every security header, and `Cache-Control: no-store`, on every
+//!   response that goes through Rocket's response fairings: the app's own
+//!   fairing ([`SecurityHeaders`]), in place of Rocket's default shield,
+//!   as the app does;
 //! - the CSRF check on every form: a token in a private cookie of its own
 //!   for the login form, carried in the session for the others (the app's
 //!   token functions);
@@ -20,8 +21,9 @@
 //!
 //! `GUARDED_WITHOUT` (environment) leaves some of them out again, to price
 //! each: a comma-separated list of `headers` (Rocket's default shield
-//! instead, as the peer has), `csrf` (the logout's form and its check; the
-//! other forms keep theirs) and `write` (the logout answers once the
+//! instead, as the peer has), `csrf` (the logout's form parsing and check;
+//! its page still carries the token, and the other forms keep theirs) and
+//! `write` (the logout answers once the
 //! revocation is in memory, without the store). Any other name is refused
 //! at launch.
 //!
@@ -44,6 +46,7 @@ use rocket::{get, post, routes, uri, State};
 use rocket_dyn_templates::{context, Template};
 
 use rocket_sealed_sessions::defaults::{ABSOLUTE_TIMEOUT, IDLE_TIMEOUT};
+use rocket_sealed_sessions::limits::CLOCK_SKEW;
 use rocket_sealed_sessions::store::{FileStore, Memory, Revocation};
 use rocket_sealed_sessions::{Clock, RevocationStore, SessionId};
 use session_app::web::csrf::{new_token, tokens_match};
@@ -54,6 +57,7 @@ const GUARANTEES: [&str; 3] = ["headers", "csrf", "write"];
 
 const ABSOLUTE_MS: u64 = ABSOLUTE_TIMEOUT.as_millis() as u64;
 const IDLE_MS: u64 = IDLE_TIMEOUT.as_millis() as u64;
+const SKEW_MS: u64 = CLOCK_SKEW.as_millis() as u64;
 
 /// The revocations: held in memory, kept in a file (unless `durable` is
 /// off: `GUARDED_WITHOUT=write`).
@@ -107,7 +111,8 @@ fn seal(jar: &CookieJar<'_>, user: &User) {
 
 impl User {
     /// The session in `value`, if it has neither expired nor been revoked
-    /// at `now`.
+    /// at `now`. A last-seen time ahead of `now` by more than the clock
+    /// skew the crate allows is refused, as the crate refuses it.
     fn open(value: &str, now: SystemTime, memory: &Memory) -> Option<User> {
         let mut parts = value.splitn(5, '.');
         let user = User {
@@ -118,7 +123,7 @@ impl User {
             name: parts.next()?.to_owned(),
         };
         let at = millis(now);
-        let live = user.last_seen <= at
+        let live = user.last_seen <= at.saturating_add(SKEW_MS)
             && at < user.started.saturating_add(ABSOLUTE_MS)
             && at < user.last_seen.saturating_add(IDLE_MS)
             && !memory.is_revoked(&user.id, now);
@@ -153,7 +158,7 @@ impl<'r> FromRequest<'r> for User {
         match user {
             Some(mut user) => {
                 let at = millis(now);
-                if at - user.last_seen >= IDLE_MS / 10 {
+                if at.saturating_sub(user.last_seen) >= IDLE_MS / 10 {
                     user.last_seen = at;
                     seal(jar, &user);
                 }
