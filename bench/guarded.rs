@@ -307,7 +307,9 @@ fn rocket() -> _ {
         std::process::exit(2)
     });
     let without = |guarantee: &str| without.iter().any(|name| name == guarantee);
-    let figment = rocket::Config::figment().join(("template_dir", "bench/guarded"));
+    // Found from any working folder, not only the checkout's root.
+    let templates = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/guarded");
+    let figment = rocket::Config::figment().join(("template_dir", templates));
     let mut rocket = rocket::custom(figment).attach(Template::fairing());
     if !without("headers") {
         // The app's headers replace the shield's, as in the app.
